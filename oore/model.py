@@ -1,0 +1,227 @@
+"""Domain types: repositories, builds, steps, webhook events, triggers, and the status tables.
+
+Values are frozen dataclasses; a status change goes through `check_build_transition` /
+`check_step_transition`, which the store calls inside the same transaction that writes it, so an
+illegal transition can never be persisted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from oore.errors import IllegalTransition
+
+
+def utcnow() -> str:
+    """Now as an ISO-8601 UTC string with milliseconds; sorts as text in SQL."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Provider(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+class BuildStatus(StrEnum):
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    ERRORED = "errored"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_BUILD
+
+
+FINISHED_BUILD = frozenset(
+    {
+        BuildStatus.SUCCEEDED,
+        BuildStatus.FAILED,
+        BuildStatus.CANCELLED,
+        BuildStatus.TIMED_OUT,
+        BuildStatus.SKIPPED,
+        BuildStatus.ERRORED,
+    }
+)
+
+_B = BuildStatus
+BUILD_TRANSITIONS: dict[BuildStatus, frozenset[BuildStatus]] = {
+    _B.QUEUED: frozenset({_B.PREPARING, _B.SKIPPED, _B.ERRORED, _B.CANCELLED}),
+    _B.PREPARING: frozenset({_B.RUNNING, _B.SKIPPED, _B.ERRORED, _B.CANCELLED}),
+    # errored also covers a running build interrupted by the infrastructure (daemon restart).
+    _B.RUNNING: frozenset({_B.SUCCEEDED, _B.FAILED, _B.CANCELLED, _B.TIMED_OUT, _B.ERRORED}),
+    **{s: frozenset() for s in FINISHED_BUILD},
+}
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+_S = StepStatus
+STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
+    _S.PENDING: frozenset({_S.RUNNING, _S.SKIPPED, _S.CANCELLED}),
+    _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.TIMED_OUT}),
+    _S.SUCCEEDED: frozenset(),
+    _S.FAILED: frozenset(),
+    _S.SKIPPED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.TIMED_OUT: frozenset(),
+}
+
+
+def check_build_transition(old: BuildStatus, new: BuildStatus) -> None:
+    if new not in BUILD_TRANSITIONS[old]:
+        raise IllegalTransition(f"a build cannot go from {old} to {new}")
+
+
+def check_step_transition(old: StepStatus, new: StepStatus) -> None:
+    if new not in STEP_TRANSITIONS[old]:
+        raise IllegalTransition(f"a step cannot go from {old} to {new}")
+
+
+class EventState(StrEnum):
+    """Processing state of a stored webhook event."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class TriggerKind(StrEnum):
+    PUSH = "push"
+    PULL_REQUEST = "pull_request"
+    TAG = "tag"
+    MANUAL = "manual"
+
+
+class TokenScope(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A provider-neutral reason to build: what changed, where, and who did it."""
+
+    provider: Provider
+    kind: TriggerKind
+    repo_owner: str
+    repo_name: str
+    sha: str
+    repo_provider_id: int | None = None
+    branch: str | None = None
+    tag: str | None = None
+    pr_number: int | None = None
+    pr_source_branch: str | None = None
+    pr_target_branch: str | None = None
+    author: str | None = None
+    message: str | None = None
+    before_sha: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Trigger:
+        values = {k: v for k, v in data.items() if k in cls.__slots__}
+        values["provider"] = Provider(values["provider"])
+        values["kind"] = TriggerKind(values["kind"])
+        return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, StrEnum) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: str
+    provider: Provider
+    owner: str
+    name: str
+    clone_url: str
+    default_branch: str = "main"
+    active: bool = True
+    github_repo_id: int | None = None
+    github_installation_id: int | None = None
+    gitlab_project_id: int | None = None
+    badge_public: bool = False
+    has_webhook_secret: bool = False
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    id: str
+    provider: Provider
+    event_type: str
+    delivery_id: str
+    received_at: str
+    state: EventState = EventState.PENDING
+    repository_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    reason: str | None = None
+    processed_at: str | None = None
+    trigger: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    id: str
+    repository_id: str
+    number: int
+    workflow: str
+    status: BuildStatus
+    trigger: dict[str, Any]
+    created_at: str
+    attempt: int = 1
+    retry_of: str | None = None
+    event_id: str | None = None
+    queue_reason: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    build_id: str
+    index: int
+    name: str
+    status: StepStatus = StepStatus.PENDING
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: str
+    name: str
+    scope: TokenScope
+    created_at: str
+    last_used_at: str | None = None
+    revoked_at: str | None = None
