@@ -1,0 +1,499 @@
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from oore import crypto
+from oore.config import (
+    Settings,
+    _create_secret_file,
+    default_data_dir,
+    ensure_secrets,
+    load_settings,
+    parse_env_file,
+)
+from oore.errors import ConfigError
+
+TOKEN = "tok_" + "A1b2C3d4E5f6G7h8"
+KEY_HEX = "7f" * 32
+WEBHOOK_SECRET = "gh-webhook-s3cret-value"
+
+Load = Callable[..., Settings]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def system_env(tmp_path: Path) -> Path:
+    """Where load_settings looks for the system env file; absent unless a test writes it."""
+    return tmp_path / "etc" / "oore.env"
+
+
+@pytest.fixture
+def load(home: Path, system_env: Path) -> Load:
+    def load(environ: Mapping[str, str] | None = None, *, is_root: bool = False) -> Settings:
+        full = {"HOME": str(home), **(environ or {})}
+        return load_settings(full, is_root=is_root, system_env_file=system_env)
+
+    return load
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def config_error(load: Load, environ: Mapping[str, str]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(environ)
+    return info.value.message
+
+
+# --- defaults ---------------------------------------------------------------------------------
+
+
+def test_defaults_for_a_user(load: Load, home: Path) -> None:
+    settings = load()
+    data_dir = home / ".local" / "share" / "oore"
+    assert settings == Settings(
+        bind_host="127.0.0.1",
+        bind_port=8080,
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir}/oore.db",
+        base_url="http://127.0.0.1:8080",
+        admin_token=None,
+        encryption_key=None,
+        github_webhook_secret=None,
+        max_concurrent_builds=2,
+        shutdown_grace=30.0,
+        log_level="info",
+        log_format="text",
+        max_body_bytes=26214400,
+        keep_failed_workspaces_hours=24.0,
+        max_log_bytes=200 * 1024 * 1024,
+        env_file=None,
+        admin_token_file=None,
+    )
+    assert settings.database_path == data_dir / "oore.db"
+    assert settings.is_loopback
+
+
+def test_defaults_for_root(load: Load) -> None:
+    settings = load(is_root=True)
+    assert settings.data_dir == Path("/var/lib/oore")
+    assert settings.database_path == Path("/var/lib/oore/oore.db")
+
+
+def test_default_data_dir_per_platform(tmp_path: Path) -> None:
+    env = {"HOME": "/home/ann", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    assert default_data_dir(is_root=False, environ=env, platform="linux") == tmp_path / "xdg/oore"
+    assert default_data_dir(is_root=False, environ=env, platform="darwin") == Path(
+        "/home/ann/Library/Application Support/oore"
+    )
+    assert default_data_dir(is_root=True, environ=env, platform="darwin") == Path("/var/lib/oore")
+    # The XDG spec says a relative $XDG_DATA_HOME must be ignored.
+    relative = {"HOME": "/home/ann", "XDG_DATA_HOME": "rel"}
+    assert default_data_dir(is_root=False, environ=relative, platform="linux") == Path(
+        "/home/ann/.local/share/oore"
+    )
+
+
+# --- env files and precedence -----------------------------------------------------------------
+
+
+def test_system_env_file_is_read_when_present(load: Load, system_env: Path) -> None:
+    write(system_env, "OORE_LOG_LEVEL=debug\n")
+    settings = load()
+    assert settings.log_level == "debug"
+    assert settings.env_file == system_env
+
+
+def test_precedence_defaults_then_env_file_then_environment(load: Load, system_env: Path) -> None:
+    write(system_env, "OORE_LOG_LEVEL=debug\nOORE_MAX_CONCURRENT_BUILDS=4\n")
+    settings = load({"OORE_LOG_LEVEL": "warning"})
+    assert settings.log_level == "warning"  # environment beats the file
+    assert settings.max_concurrent_builds == 4  # the file beats the default
+    assert settings.shutdown_grace == 30.0  # the default stands
+
+
+def test_oore_env_file_replaces_the_system_file(
+    load: Load, system_env: Path, tmp_path: Path
+) -> None:
+    write(system_env, "this line would be an error\n")
+    named = write(tmp_path / "mine.env", "OORE_LOG_FORMAT=json\n")
+    settings = load({"OORE_ENV_FILE": str(named)})
+    assert settings.log_format == "json"
+    assert settings.env_file == named
+
+
+def test_missing_oore_env_file_is_an_error(load: Load, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.env"
+    message = config_error(load, {"OORE_ENV_FILE": str(missing)})
+    assert message.startswith("OORE_ENV_FILE:")
+    assert str(missing) in message
+
+
+def test_empty_means_unset(load: Load, system_env: Path) -> None:
+    write(system_env, "OORE_LOG_LEVEL=error\nOORE_BIND=\n")
+    settings = load({"OORE_LOG_LEVEL": "", "OORE_MAX_CONCURRENT_BUILDS": ""})
+    assert settings.log_level == "error"
+    assert settings.bind_port == 8080
+    assert settings.max_concurrent_builds == 2
+
+
+def test_environ_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    named = write(tmp_path / "mine.env", "OORE_LOG_FORMAT=json\n")
+    monkeypatch.setenv("OORE_ENV_FILE", str(named))
+    monkeypatch.setenv("OORE_LOG_LEVEL", "warning")
+    settings = load_settings(is_root=False, system_env_file=tmp_path / "absent")
+    assert (settings.log_level, settings.log_format) == ("warning", "json")
+
+
+def test_env_file_syntax(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "oore.env",
+        "\ufeff# a comment\n"
+        "\n"
+        "   # an indented comment\n"
+        "PLAIN=value\n"
+        "export EXPORTED=1\n"
+        "SINGLE='two words'\n"
+        'DOUBLE="$HOME is not expanded"\n'
+        "SPACED = padded  \n"
+        "HASH=abc#def\n"
+        "EQUALS=a=b=c\n"
+        "EMPTY=\n"
+        "QUOTED_EMPTY=''\n"
+        "PLAIN=last wins\r\n",
+    )
+    assert parse_env_file(path) == {
+        "PLAIN": "last wins",
+        "EXPORTED": "1",
+        "SINGLE": "two words",
+        "DOUBLE": "$HOME is not expanded",
+        "SPACED": "padded",
+        "HASH": "abc#def",
+        "EQUALS": "a=b=c",
+        "EMPTY": "",
+        "QUOTED_EMPTY": "",
+    }
+
+
+def test_env_file_bad_lines_are_reported_by_number_not_content(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "oore.env",
+        "OORE_LOG_LEVEL=info\n"
+        "OORE_ADMIN_TOKEN hunter2-secret-token\n"
+        "# fine\n"
+        'OORE_GITHUB_WEBHOOK_SECRET="unterminated-s3cret\n'
+        "9BAD=x\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_env_file(path)
+    message = info.value.message
+    assert message.splitlines() == [
+        f"{path}:{n}: expected KEY=value, KEY='value' or KEY=\"value\"" for n in (2, 4, 5)
+    ]
+    assert "hunter2" not in message
+    assert "s3cret" not in message
+
+
+def test_env_file_errors_join_the_other_errors(load: Load, system_env: Path) -> None:
+    write(system_env, "garbage\nOORE_LOG_LEVEL=loud\n")
+    message = config_error(load, {"OORE_MAX_CONCURRENT_BUILDS": "0"})
+    assert f"{system_env}:1:" in message
+    assert "OORE_LOG_LEVEL:" in message
+    assert "OORE_MAX_CONCURRENT_BUILDS:" in message
+
+
+def test_unreadable_env_file_is_an_error(load: Load, tmp_path: Path) -> None:
+    directory = tmp_path / "a-directory.env"
+    directory.mkdir()
+    message = config_error(load, {"OORE_ENV_FILE": str(directory)})
+    assert "cannot read the env file" in message
+    assert str(directory) in message
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("OORE_BIND", "8080", "expected HOST:PORT such as 127.0.0.1:8080"),
+        ("OORE_BIND", "127.0.0.1:", "expected HOST:PORT"),
+        ("OORE_BIND", ":8080", "expected HOST:PORT"),
+        ("OORE_BIND", "127.0.0.1:65536", "port 0-65535"),
+        ("OORE_BIND", "127.0.0.1:-1", "expected HOST:PORT"),
+        ("OORE_BIND", "127.0.0.1:http", "expected HOST:PORT"),
+        ("OORE_BIND", "::1:8080", "[::1]:8080 for IPv6"),
+        ("OORE_BIND", "[::zz]:8080", "expected HOST:PORT"),
+        ("OORE_BIND", "bad host:80", "expected HOST:PORT"),
+        ("OORE_DATA_DIR", "relative/dir", "expected an absolute path"),
+        ("OORE_DATABASE_URL", "postgresql://db/oore", "only sqlite:///PATH is supported for now"),
+        ("OORE_DATABASE_URL", "sqlite://relative.db", "only sqlite:///PATH"),
+        ("OORE_DATABASE_URL", "sqlite:///", "only sqlite:///PATH"),
+        ("OORE_BASE_URL", "ci.example.com", "expected a URL starting with http:// or https://"),
+        ("OORE_BASE_URL", "ftp://ci.example.com", "http:// or https://"),
+        ("OORE_BASE_URL", "https://", "http:// or https://"),
+        ("OORE_ADMIN_TOKEN", "too-short", "expected at least 16"),
+        ("OORE_ADMIN_TOKEN", "long enough but has spaces", "without spaces"),
+        ("OORE_ENCRYPTION_KEY", "abcd", "expected 64 hex characters or base64 of 32 bytes"),
+        ("OORE_MAX_CONCURRENT_BUILDS", "0", "from 1 to 64"),
+        ("OORE_MAX_CONCURRENT_BUILDS", "65", "from 1 to 64"),
+        ("OORE_MAX_CONCURRENT_BUILDS", "two", "from 1 to 64"),
+        ("OORE_SHUTDOWN_GRACE", "-1", "seconds >= 0"),
+        ("OORE_SHUTDOWN_GRACE", "nan", "seconds >= 0"),
+        ("OORE_SHUTDOWN_GRACE", "soon", "seconds >= 0"),
+        ("OORE_LOG_LEVEL", "verbose", "expected one of debug, info, warning, error"),
+        ("OORE_LOG_FORMAT", "xml", "expected one of text, json"),
+        ("OORE_MAX_BODY_BYTES", "0", "bytes > 0"),
+        ("OORE_MAX_BODY_BYTES", "25MB", "bytes > 0"),
+        ("OORE_KEEP_FAILED_WORKSPACES", "-2", "hours >= 0"),
+        ("OORE_KEEP_FAILED_WORKSPACES", "inf", "hours >= 0"),
+        ("OORE_MAX_LOG_BYTES", "-5", "bytes > 0"),
+    ],
+)
+def test_invalid_value_names_the_key_and_the_expected_form(
+    load: Load, key: str, value: str, expected: str
+) -> None:
+    message = config_error(load, {key: value})
+    assert message.startswith(f"{key}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_all_errors_are_reported_together(load: Load) -> None:
+    message = config_error(
+        load,
+        {
+            "OORE_BIND": "nonsense",
+            "OORE_LOG_LEVEL": "loud",
+            "OORE_MAX_LOG_BYTES": "lots",
+            "OORE_ENCRYPTION_KEY": "short",
+        },
+    )
+    keys = [line.split(":", 1)[0] for line in message.splitlines()]
+    assert sorted(keys) == [
+        "OORE_BIND",
+        "OORE_ENCRYPTION_KEY",
+        "OORE_LOG_LEVEL",
+        "OORE_MAX_LOG_BYTES",
+    ]
+
+
+def test_valid_values_are_parsed(load: Load) -> None:
+    settings = load(
+        {
+            "OORE_BIND": "localhost:0",
+            "OORE_MAX_CONCURRENT_BUILDS": "64",
+            "OORE_SHUTDOWN_GRACE": "2.5",
+            "OORE_LOG_LEVEL": "WARNING",
+            "OORE_LOG_FORMAT": "JSON",
+            "OORE_MAX_BODY_BYTES": "1024",
+            "OORE_KEEP_FAILED_WORKSPACES": "0",
+            "OORE_MAX_LOG_BYTES": "4096",
+            "OORE_BASE_URL": "https://ci.example.com/",
+            "OORE_ENCRYPTION_KEY": KEY_HEX,
+            "OORE_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "OORE_ADMIN_TOKEN": TOKEN,
+        }
+    )
+    assert (settings.bind_host, settings.bind_port) == ("localhost", 0)
+    assert settings.max_concurrent_builds == 64
+    assert settings.shutdown_grace == 2.5
+    assert (settings.log_level, settings.log_format) == ("warning", "json")
+    assert (settings.max_body_bytes, settings.max_log_bytes) == (1024, 4096)
+    assert settings.keep_failed_workspaces_hours == 0.0
+    assert settings.base_url == "https://ci.example.com"
+    assert settings.encryption_key == bytes.fromhex(KEY_HEX)
+    assert settings.github_webhook_secret == WEBHOOK_SECRET
+    assert settings.admin_token == TOKEN
+
+
+# --- secrets stay secret ----------------------------------------------------------------------
+
+
+def test_repr_hides_secrets(load: Load) -> None:
+    settings = load(
+        {
+            "OORE_ADMIN_TOKEN": TOKEN,
+            "OORE_ENCRYPTION_KEY": KEY_HEX,
+            "OORE_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    key = settings.encryption_key
+    assert key is not None
+    for text in (repr(settings), str(settings)):
+        assert "bind_port=8080" in text  # the repr is there, just without the secrets
+        for secret in (TOKEN, KEY_HEX, WEBHOOK_SECRET, repr(key), key.hex()):
+            assert secret not in text
+
+
+def test_errors_never_contain_secret_values(load: Load, system_env: Path) -> None:
+    token = "hunter2 hunter2 hunter2"  # long enough, but holds spaces
+    key = "hunter2-not-a-key"
+    write(system_env, "OORE_GITHUB_WEBHOOK_SECRET=hunter2'\nbroken hunter2 line\n")
+    message = config_error(load, {"OORE_ADMIN_TOKEN": token, "OORE_ENCRYPTION_KEY": key})
+    assert "OORE_ADMIN_TOKEN:" in message
+    assert "OORE_ENCRYPTION_KEY:" in message
+    assert "hunter2" not in message
+
+
+# --- binding ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8080", "192.168.1.5:80", "[::]:8080", "ci.lan:8080"])
+def test_non_loopback_bind_needs_an_admin_token(load: Load, bind: str) -> None:
+    message = config_error(load, {"OORE_BIND": bind})
+    assert message == "OORE_ADMIN_TOKEN: required when OORE_BIND is not a loopback address"
+    settings = load({"OORE_BIND": bind, "OORE_ADMIN_TOKEN": TOKEN})
+    assert not settings.is_loopback
+    assert settings.admin_token == TOKEN
+
+
+def test_malformed_token_on_public_bind_reports_only_the_malformed_token(load: Load) -> None:
+    message = config_error(load, {"OORE_BIND": "0.0.0.0:80", "OORE_ADMIN_TOKEN": "short"})
+    assert message.startswith("OORE_ADMIN_TOKEN: expected at least 16")
+    assert "required" not in message
+
+
+@pytest.mark.parametrize(
+    ("bind", "loopback"),
+    [
+        ("127.0.0.1:1", True),
+        ("127.8.9.10:1", True),
+        ("localhost:1", True),
+        ("LocalHost:1", True),
+        ("[::1]:1", True),
+        ("[::ffff:127.0.0.1]:1", True),
+        ("10.0.0.1:1", False),
+        ("[::ffff:10.0.0.1]:1", False),
+        ("example.com:1", False),
+    ],
+)
+def test_is_loopback(load: Load, bind: str, loopback: bool) -> None:
+    assert load({"OORE_BIND": bind, "OORE_ADMIN_TOKEN": TOKEN}).is_loopback is loopback
+
+
+def test_ipv6_bind(load: Load) -> None:
+    settings = load({"OORE_BIND": "[::1]:9000"})
+    assert (settings.bind_host, settings.bind_port) == ("::1", 9000)
+    assert settings.base_url == "http://[::1]:9000"
+    assert settings.is_loopback
+
+
+def test_base_url_follows_bind(load: Load) -> None:
+    assert load({"OORE_BIND": "127.0.0.1:0"}).base_url == "http://127.0.0.1:0"
+    explicit = {"OORE_BIND": "127.0.0.1:0", "OORE_BASE_URL": "http://ci.local:9"}
+    assert load(explicit).base_url == "http://ci.local:9"
+
+
+# --- database url -----------------------------------------------------------------------------
+
+
+def test_database_url_default_follows_data_dir(load: Load, tmp_path: Path) -> None:
+    settings = load({"OORE_DATA_DIR": str(tmp_path / "data")})
+    assert settings.database_url == f"sqlite:///{tmp_path}/data/oore.db"
+    assert settings.database_path == tmp_path / "data" / "oore.db"
+
+
+def test_relative_database_path_is_under_data_dir(load: Load, tmp_path: Path) -> None:
+    settings = load({"OORE_DATA_DIR": str(tmp_path), "OORE_DATABASE_URL": "sqlite:///db/ci.db"})
+    assert settings.database_path == tmp_path / "db" / "ci.db"
+    assert settings.database_url == f"sqlite:///{tmp_path}/db/ci.db"
+
+
+def test_absolute_database_path_is_kept(load: Load, tmp_path: Path) -> None:
+    settings = load({"OORE_DATABASE_URL": f"sqlite:///{tmp_path}/elsewhere.db"})
+    assert settings.database_path == tmp_path / "elsewhere.db"
+
+
+# --- ensure_secrets ---------------------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_ensure_secrets_generates_private_files_once(load: Load, tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "data"
+    settings = load({"OORE_DATA_DIR": str(data_dir)})
+    first = ensure_secrets(settings)
+
+    assert mode(data_dir) == 0o700
+    token_file, key_file = data_dir / "admin-token", data_dir / "encryption-key"
+    assert mode(token_file) == 0o600
+    assert mode(key_file) == 0o600
+    assert first.admin_token is not None
+    assert first.admin_token.startswith("oore_")
+    assert first.admin_token_file == token_file
+    assert token_file.read_text().strip() == first.admin_token
+    assert first.encryption_key == crypto.parse_key(key_file.read_text())
+    assert sorted(p.name for p in data_dir.iterdir()) == ["admin-token", "encryption-key"]
+
+    second = ensure_secrets(load({"OORE_DATA_DIR": str(data_dir)}))
+    assert second.admin_token == first.admin_token
+    assert second.encryption_key == first.encryption_key
+
+
+def test_ensure_secrets_keeps_configured_values(load: Load, tmp_path: Path) -> None:
+    settings = load(
+        {
+            "OORE_DATA_DIR": str(tmp_path / "d"),
+            "OORE_ADMIN_TOKEN": TOKEN,
+            "OORE_ENCRYPTION_KEY": KEY_HEX,
+        }
+    )
+    assert ensure_secrets(settings) == settings
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+def test_ensure_secrets_reuses_and_tightens_existing_files(load: Load, tmp_path: Path) -> None:
+    token_file = write(tmp_path / "admin-token", TOKEN + "\n")
+    key_file = write(tmp_path / "encryption-key", KEY_HEX)
+    token_file.chmod(0o644)
+    key_file.chmod(0o640)
+    settings = ensure_secrets(load({"OORE_DATA_DIR": str(tmp_path)}))
+    assert settings.admin_token == TOKEN
+    assert settings.encryption_key == bytes.fromhex(KEY_HEX)
+    assert mode(token_file) == 0o600
+    assert mode(key_file) == 0o600
+
+
+@pytest.mark.parametrize("name", ["admin-token", "encryption-key"])
+@pytest.mark.parametrize("content", [b"", b"hunter2", b"\xff\xfe"])
+def test_ensure_secrets_refuses_a_bad_existing_file(
+    load: Load, tmp_path: Path, name: str, content: bytes
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        ensure_secrets(load({"OORE_DATA_DIR": str(tmp_path)}))
+    assert str(path) in info.value.message
+    assert "hunter2" not in info.value.message
+    assert path.read_bytes() == content  # never overwritten
+
+
+def test_ensure_secrets_reports_an_unusable_data_dir(load: Load, tmp_path: Path) -> None:
+    not_a_dir = write(tmp_path / "file", "")
+    with pytest.raises(ConfigError, match="not a directory"):
+        ensure_secrets(load({"OORE_DATA_DIR": str(not_a_dir)}))
+
+
+def test_secret_files_are_created_private_and_never_overwritten(tmp_path: Path) -> None:
+    # Tested directly because reading a secret file tightens it, which would hide a loose
+    # creation mode from the ensure_secrets tests above.
+    path = tmp_path / "admin-token"
+    _create_secret_file(path, "first")
+    assert mode(path) == 0o600
+    _create_secret_file(path, "second")  # as when another process won the race
+    assert path.read_text() == "first\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["admin-token"]
