@@ -1,0 +1,103 @@
+"""The store interface: every method the domain needs, and no SQL outside `oore.store`.
+
+`Store` is a Protocol so that a PostgreSQL implementation can stand beside the SQLite one
+(DESIGN.md §7). Methods raise `NotFound`, `Conflict`, `IllegalTransition` or `Unavailable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from oore.model import (
+    ApiToken,
+    Build,
+    BuildStatus,
+    EventState,
+    Provider,
+    Repository,
+    Step,
+    StepStatus,
+    WebhookEvent,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing, newest first; `next_cursor` fetches the following page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    repository_id: str | None = None
+    provider: Provider | None = None
+    state: EventState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySecrets:
+    webhook_secret_sealed: bytes | None
+    webhook_token_hmac: str | None
+
+
+class Store(Protocol):
+    # health, metadata, counters
+    async def ping(self) -> None: ...
+    async def get_meta(self, key: str) -> bytes | None: ...
+    async def set_meta(self, key: str, value: bytes) -> None: ...
+    async def sealed_samples(self, limit: int = 3) -> list[tuple[bytes, bytes]]: ...
+    async def increment_counter(self, name: str, by: int = 1) -> None: ...
+    async def counters(self) -> dict[str, int]: ...
+
+    # repositories
+    async def create_repository(self, repo: Repository, secrets: RepositorySecrets) -> None: ...
+    async def get_repository(self, repository_id: str) -> Repository: ...
+    async def list_repositories(self) -> list[Repository]: ...
+    async def update_repository(
+        self, repository_id: str, changes: dict[str, Any], secrets: RepositorySecrets | None = None
+    ) -> Repository: ...
+    async def delete_repository(self, repository_id: str) -> None: ...
+    async def find_repository(
+        self, provider: Provider, owner: str, name: str, provider_id: int | None
+    ) -> Repository | None: ...
+    async def repository_secrets(self, repository_id: str) -> RepositorySecrets: ...
+
+    # webhook events
+    async def insert_event(self, event: WebhookEvent) -> tuple[str, bool]: ...
+    async def get_event(self, event_id: str) -> WebhookEvent: ...
+    async def list_events(
+        self, where: EventFilter, cursor: str | None, limit: int
+    ) -> Page[WebhookEvent]: ...
+    async def pending_event_ids(self, limit: int = 500) -> list[str]: ...
+    async def finish_event(
+        self,
+        event_id: str,
+        state: EventState,
+        reason: str | None,
+        repository_id: str | None,
+        trigger: dict[str, Any] | None,
+    ) -> bool: ...
+    async def reset_event(self, event_id: str) -> WebhookEvent: ...
+
+    # API tokens
+    async def create_token(self, token: ApiToken, token_hash: str) -> None: ...
+    async def find_token(self, token_hash: str) -> ApiToken | None: ...
+    async def list_tokens(self) -> list[ApiToken]: ...
+    async def revoke_token(self, token_id: str) -> ApiToken: ...
+    async def touch_token(self, token_id: str) -> None: ...
+
+    # builds and steps
+    async def create_build(self, build: Build) -> Build: ...
+    async def get_build(self, build_id: str) -> Build: ...
+    async def builds_for_event(self, event_id: str) -> list[Build]: ...
+    async def transition_build(
+        self, build_id: str, status: BuildStatus, **fields: Any
+    ) -> Build: ...
+    async def create_steps(self, steps: list[Step]) -> None: ...
+    async def get_steps(self, build_id: str) -> list[Step]: ...
+    async def transition_step(self, step_id: str, status: StepStatus, **fields: Any) -> Step: ...

@@ -1,0 +1,146 @@
+"""SQLite connections for trio: one group-committing writer, a small pool of readers.
+
+Every database call runs in a worker thread (`trio.to_thread.run_sync`) so the event loop never
+blocks. Writes are units of work (a function of a `sqlite_utils.Database`) sent to one writer task,
+which drains everything waiting and runs it as one transaction, each unit in its own savepoint:
+one commit (one fsync) serves a whole batch, and every caller is answered only after the commit,
+so "stored before acknowledged" holds. Reads use separate WAL readers that never wait on writes.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+from sqlite_utils import Database
+
+from oore.errors import Unavailable
+
+T = TypeVar("T")
+Unit = Callable[[Database], Any]
+
+MAX_BATCH = 256
+
+
+def connect(path: Path) -> Database:
+    """Open one connection with the pragmas every connection needs."""
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return Database(conn, execute_plugins=False)
+
+
+@dataclass(slots=True)
+class _Job:
+    unit: Unit
+    done: trio.Event = field(default_factory=trio.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Engine:
+    """Owns the connections; `run` is the writer task and must live in a nursery."""
+
+    def __init__(self, path: Path, readers: int = 2) -> None:
+        self.path = path
+        self._writer = connect(path)
+        self._readers = [connect(path) for _ in range(readers)]
+        self._read_pool_send, self._read_pool = trio.open_memory_channel[Database](readers)
+        for db in self._readers:
+            self._read_pool_send.send_nowait(db)
+        self._jobs_send, self._jobs = trio.open_memory_channel[_Job](math.inf)
+        self._closed = False
+        self.batches = 0
+        self.units = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for job in self._jobs:
+            batch = [job, *self._drain()]
+            # Shielded: a batch handed to the thread finishes and answers its callers even when
+            # the store is shutting down, so no caller waits on a batch that vanished.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._apply, batch)
+            for done in batch:
+                done.done.set()
+
+    def _drain(self) -> list[_Job]:
+        jobs: list[_Job] = []
+        while len(jobs) < MAX_BATCH - 1:
+            try:
+                jobs.append(self._jobs.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        return jobs
+
+    def _apply(self, batch: list[_Job]) -> None:
+        db = self._writer
+        try:
+            with db.atomic():
+                for job in batch:
+                    self._apply_one(db, job)
+        except sqlite3.Error as exc:  # the commit itself failed: nobody's unit was stored
+            for job in batch:
+                job.error = job.error or exc
+        self.batches += 1
+        self.units += len(batch)
+
+    @staticmethod
+    def _apply_one(db: Database, job: _Job) -> None:
+        try:
+            with db.atomic():
+                job.result = job.unit(db)
+        except Exception as exc:
+            job.error = exc
+
+    async def write(self, unit: Callable[[Database], T]) -> T:
+        """Run `unit` in the writer's next transaction; return once it is committed."""
+        if self._closed:
+            raise Unavailable("the store is closed")
+        job = _Job(unit)
+        self._jobs_send.send_nowait(job)
+        await job.done.wait()
+        if job.error is not None:
+            raise _translate(job.error)
+        return job.result  # type: ignore[no-any-return]
+
+    async def read(self, query: Callable[[Database], T]) -> T:
+        """Run `query` on a reader connection in a worker thread."""
+        if self._closed:
+            raise Unavailable("the store is closed")
+        db = await self._read_pool.receive()
+        try:
+            return await trio.to_thread.run_sync(_read_snapshot, db, query)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        finally:
+            self._read_pool_send.send_nowait(db)
+
+    def connect_for_migrations(self) -> Database:
+        """The writer connection, for applying migrations before the writer task starts."""
+        return self._writer
+
+    def close(self) -> None:
+        self._closed = True
+        self._jobs_send.close()
+        for db in [self._writer, *self._readers]:
+            db.close()
+
+
+def _read_snapshot(db: Database, query: Callable[[Database], T]) -> T:
+    # One read transaction, so a query that reads several tables sees one consistent snapshot.
+    with db.atomic():
+        return query(db)
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+        return Unavailable(f"the database cannot be used: {exc}")
+    return exc

@@ -1,0 +1,171 @@
+"""Conversion between SQLite rows (dicts) and domain dataclasses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from oore.model import (
+    ApiToken,
+    Build,
+    BuildStatus,
+    EventState,
+    Provider,
+    Repository,
+    Step,
+    StepStatus,
+    TokenScope,
+    WebhookEvent,
+)
+
+REPOSITORY_COLUMNS = (
+    "id, provider, owner, name, clone_url, default_branch, active, github_repo_id,"
+    " github_installation_id, gitlab_project_id, badge_public, created_at, updated_at,"
+    " (webhook_secret_sealed IS NOT NULL OR webhook_token_hmac IS NOT NULL) AS has_webhook_secret"
+)
+
+
+def repository(row: dict[str, Any]) -> Repository:
+    return Repository(
+        id=row["id"],
+        provider=Provider(row["provider"]),
+        owner=row["owner"],
+        name=row["name"],
+        clone_url=row["clone_url"],
+        default_branch=row["default_branch"],
+        active=bool(row["active"]),
+        github_repo_id=row["github_repo_id"],
+        github_installation_id=row["github_installation_id"],
+        gitlab_project_id=row["gitlab_project_id"],
+        badge_public=bool(row["badge_public"]),
+        has_webhook_secret=bool(row["has_webhook_secret"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def repository_row(repo: Repository) -> dict[str, Any]:
+    return {
+        "id": repo.id,
+        "provider": str(repo.provider),
+        "owner": repo.owner,
+        "name": repo.name,
+        "clone_url": repo.clone_url,
+        "default_branch": repo.default_branch,
+        "active": int(repo.active),
+        "github_repo_id": repo.github_repo_id,
+        "github_installation_id": repo.github_installation_id,
+        "gitlab_project_id": repo.gitlab_project_id,
+        "badge_public": int(repo.badge_public),
+        "created_at": repo.created_at,
+        "updated_at": repo.updated_at,
+    }
+
+
+def event(row: dict[str, Any]) -> WebhookEvent:
+    return WebhookEvent(
+        id=row["id"],
+        provider=Provider(row["provider"]),
+        event_type=row["event_type"],
+        delivery_id=row["delivery_id"],
+        received_at=row["received_at"],
+        state=EventState(row["state"]),
+        repository_id=row["repository_id"],
+        headers=json.loads(row["headers"]),
+        body=bytes(row["body"]),
+        reason=row["reason"],
+        processed_at=row["processed_at"],
+        trigger=json.loads(row["trigger"]) if row["trigger"] else None,
+    )
+
+
+def event_row(ev: WebhookEvent) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "provider": str(ev.provider),
+        "event_type": ev.event_type,
+        "delivery_id": ev.delivery_id,
+        "repository_id": ev.repository_id,
+        "headers": json.dumps(ev.headers),
+        "body": ev.body,
+        "state": str(ev.state),
+        "reason": ev.reason,
+        "trigger": json.dumps(ev.trigger) if ev.trigger is not None else None,
+        "received_at": ev.received_at,
+        "processed_at": ev.processed_at,
+    }
+
+
+def token(row: dict[str, Any]) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        name=row["name"],
+        scope=TokenScope(row["scope"]),
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def build(row: dict[str, Any]) -> Build:
+    return Build(
+        id=row["id"],
+        repository_id=row["repository_id"],
+        number=row["number"],
+        workflow=row["workflow"],
+        status=BuildStatus(row["status"]),
+        trigger=json.loads(row["trigger"]),
+        created_at=row["created_at"],
+        attempt=row["attempt"],
+        retry_of=row["retry_of"],
+        event_id=row["event_id"],
+        queue_reason=row["queue_reason"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+    )
+
+
+def build_row(b: Build) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "repository_id": b.repository_id,
+        "number": b.number,
+        "workflow": b.workflow,
+        "status": str(b.status),
+        "trigger": json.dumps(b.trigger),
+        "event_id": b.event_id,
+        "attempt": b.attempt,
+        "retry_of": b.retry_of,
+        "queue_reason": b.queue_reason,
+        "error": b.error,
+        "created_at": b.created_at,
+        "started_at": b.started_at,
+        "finished_at": b.finished_at,
+    }
+
+
+def step(row: dict[str, Any]) -> Step:
+    return Step(
+        id=row["id"],
+        build_id=row["build_id"],
+        index=row["idx"],
+        name=row["name"],
+        status=StepStatus(row["status"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        exit_code=row["exit_code"],
+    )
+
+
+def step_row(s: Step) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "build_id": s.build_id,
+        "idx": s.index,
+        "name": s.name,
+        "status": str(s.status),
+        "exit_code": s.exit_code,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+    }
