@@ -1,0 +1,158 @@
+"""The `oored` process: the root nursery that owns the store, the actors and the HTTP server.
+
+Start order: store (migrated) → encryption key check → supervisor with the actors → HTTP. On
+SIGTERM/SIGINT the HTTP server stops accepting, in-flight requests get `OORE_SHUTDOWN_GRACE`
+seconds, then everything is cancelled and `run` returns normally (exit 0). A supervisor
+escalation propagates as `SupervisorEscalation` so that the service manager restarts us.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+from collections.abc import Callable
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from oore import __version__
+from oore.actors.ingester import WebhookIngester
+from oore.actors.messages import TriggerReceived
+from oore.actors.repository import RepositorySupervisor
+from oore.actors.runtime import ChildSpec, Supervisor, mailbox
+from oore.config import Settings
+from oore.crypto import Sealer, aad
+from oore.errors import ConfigError, CryptoError
+from oore.groups import unwrap_single
+from oore.http.app import create_app
+from oore.http.services import Services
+from oore.store.base import Store
+from oore.store.sqlite import open_sqlite_store
+
+log = logging.getLogger("oore.daemon")
+
+KEY_CHECK = "key_check"
+WEBHOOK_INBOX = 256
+TRIGGER_INBOX = 64
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run the daemon until a shutdown signal; `on_ready` gets the URL once it is serving."""
+    if settings.encryption_key is None:
+        raise ConfigError("OORE_ENCRYPTION_KEY: required (ensure_secrets generates one)")
+    sealer = Sealer(settings.encryption_key)
+    async with open_sqlite_store(settings.database_path) as store:
+        await verify_key(store, sealer, settings)
+        webhook_send: trio.MemorySendChannel[str]
+        webhook_inbox: trio.MemoryReceiveChannel[str]
+        webhook_send, webhook_inbox = mailbox(WEBHOOK_INBOX)
+        svc = Services(settings=settings, store=store, sealer=sealer, webhook_inbox=webhook_send)
+        await _serve(svc, build_children(svc, webhook_inbox), on_ready)
+
+
+async def _serve(
+    svc: Services, children: list[ChildSpec], on_ready: Callable[[str], None] | None
+) -> None:
+    with unwrap_single():
+        async with trio.open_nursery() as nursery:
+            await _start_and_wait(svc, children, nursery, on_ready)
+            nursery.cancel_scope.cancel()
+    log.info("stopped")
+
+
+async def _start_and_wait(
+    svc: Services,
+    children: list[ChildSpec],
+    nursery: trio.Nursery,
+    on_ready: Callable[[str], None] | None,
+) -> None:
+    shutdown, http_done = trio.Event(), trio.Event()
+    nursery.start_soon(_watch_signals, shutdown)
+    await nursery.start(Supervisor(children).run)
+    binds = await nursery.start(_serve_http, svc, shutdown, http_done)
+    url = binds[0] if binds else svc.settings.base_url
+    if svc.settings.bind_port == 0 and svc.settings.base_url.endswith(":0"):
+        # Port 0 picks a free port; links and webhook URLs must name the one we got.
+        svc.settings = dataclasses.replace(svc.settings, base_url=url)
+    log.info("oored %s listening on %s (data dir %s)", __version__, url, svc.settings.data_dir)
+    if on_ready is not None:
+        on_ready(url)
+    await shutdown.wait()
+    log.info("shutting down: no new requests; %.0fs grace", svc.settings.shutdown_grace)
+    # hypercorn's serve returns once in-flight requests finish or its graceful timeout (the same
+    # grace) runs out; the long-lived tasks are cancelled by our caller.
+    with trio.move_on_after(svc.settings.shutdown_grace + 1):
+        await http_done.wait()
+
+
+def build_children(svc: Services, webhook_inbox: trio.MemoryReceiveChannel[str]) -> list[ChildSpec]:
+    """The supervised actors, in start order; mailboxes outlive restarts of their readers."""
+    trigger_send: trio.MemorySendChannel[TriggerReceived]
+    trigger_inbox: trio.MemoryReceiveChannel[TriggerReceived]
+    trigger_send, trigger_inbox = mailbox(TRIGGER_INBOX)
+    repositories = RepositorySupervisor(svc.store, trigger_inbox)
+    ingester = WebhookIngester(svc.store, webhook_inbox, trigger_send, svc.ingest_overflow)
+    return [
+        ChildSpec("repository-supervisor", repositories.run),
+        ChildSpec("webhook-ingester", ingester.run),
+    ]
+
+
+async def _serve_http(
+    svc: Services,
+    shutdown: trio.Event,
+    done: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    try:
+        await serve(
+            create_app(svc),
+            _hypercorn_config(svc),
+            shutdown_trigger=shutdown.wait,
+            task_status=task_status,
+        )
+    finally:
+        done.set()
+
+
+def _hypercorn_config(svc: Services) -> HypercornConfig:
+    config = HypercornConfig()
+    host = svc.settings.bind_host
+    host = f"[{host}]" if ":" in host else host
+    config.bind = [f"{host}:{svc.settings.bind_port}"]
+    config.graceful_timeout = svc.settings.shutdown_grace
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.include_server_header = False
+    return config
+
+
+async def _watch_signals(shutdown: trio.Event) -> None:
+    with trio.open_signal_receiver(*SHUTDOWN_SIGNALS) as signals:
+        async for signum in signals:
+            log.info("received %s", signal.Signals(signum).name)
+            shutdown.set()
+
+
+async def verify_key(store: Store, sealer: Sealer, settings: Settings) -> None:
+    """Refuse to start when the key cannot open what was sealed with the previous one."""
+    canary_aad = aad("meta", KEY_CHECK, "value")
+    canary = await store.get_meta(KEY_CHECK)
+    samples = await store.sealed_samples()
+    if canary is not None:
+        samples.append((canary, canary_aad))
+    for blob, associated in samples:
+        try:
+            sealer.open(blob, associated)
+        except CryptoError as exc:
+            raise ConfigError(
+                "OORE_ENCRYPTION_KEY: this key cannot open the data sealed in "
+                f"{settings.database_path}; the key changed since that data was stored. "
+                "Restore the previous key (env file or the data dir's encryption-key file)."
+            ) from exc
+    if canary is None:
+        await store.set_meta(KEY_CHECK, sealer.seal(b"oore key check", canary_aad))

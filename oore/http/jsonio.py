@@ -1,0 +1,29 @@
+"""Reading request bodies: JSON objects only, with a 400 that says what is wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import request
+
+from oore.errors import BadRequest
+
+
+async def read_body() -> bytes:
+    """The raw body (the size limit is enforced while it is read, as a 413)."""
+    data: bytes = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    return data
+
+
+async def read_json_object() -> dict[str, Any]:
+    raw = await read_body()
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return value

@@ -1,0 +1,54 @@
+"""What request handlers may use: settings, the store, the sealer, and actor mailboxes.
+
+One `Services` object is built by the daemon and attached to the app; handlers reach it through
+`services()`, never through globals of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass, field
+
+import trio
+from quart import current_app
+
+from oore.actors.runtime import Doorbell
+from oore.config import Settings
+from oore.crypto import Sealer
+from oore.store.base import Store
+
+APP_KEY = "OORE_SERVICES"
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    sealer: Sealer
+    webhook_inbox: trio.MemorySendChannel[str] | None = None
+    ingest_overflow: Doorbell = field(default_factory=Doorbell)
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    @property
+    def gitlab_token_key(self) -> bytes:
+        """The key GitLab tokens are HMAC'd with: derived, so the sealing key has one use."""
+        key = self.settings.encryption_key
+        if key is None:
+            raise RuntimeError("the daemon always runs with an encryption key")
+        return hmac.new(key, b"oore gitlab webhook token", hashlib.sha256).digest()
+
+    def kick_ingester(self, event_id: str) -> None:
+        """Wake the ingester; a full inbox is fine, the event is stored and will be swept."""
+        if self.webhook_inbox is None:
+            return
+        try:
+            self.webhook_inbox.send_nowait(event_id)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            self.ingest_overflow.ring()
+
+
+def services() -> Services:
+    found: Services = current_app.config[APP_KEY]
+    return found
