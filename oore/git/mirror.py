@@ -1,0 +1,123 @@
+"""Per-repository bare mirrors: create them, fetch exactly the refs a build needs, look up commits.
+
+The only remote a mirror ever fetches is its registered URL, stored as ``remote.origin.url``:
+`fetch` names the remote, never a URL, so a webhook payload cannot point the daemon elsewhere and
+a token inside the URL never appears in a process listing. Fetched refs keep their own names
+(``refs/heads/main``, ``refs/pull/7/head``), force-updated because branches are force-pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from oore.git.errors import FetchError, RefNotFound, redact
+from oore.git.names import check_ref, check_repository_id, check_url, is_sha
+from oore.git.process import failure, git_output, run_git
+
+FETCH_HINT = (
+    "Check that the repository URL is right, that the branch, tag or commit still exists "
+    "upstream, and that Oore's credentials can read the repository."
+)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Mirror:
+    path: Path  # a bare repository: <mirrors_dir>/<repository_id>.git
+    url: str  # the registered clone URL, the only remote ever fetched
+
+    def __repr__(self) -> str:
+        return f"Mirror(path={str(self.path)!r}, url={redact(self.url)!r})"
+
+
+async def ensure_mirror(mirrors_dir: Path, repository_id: str, url: str) -> Mirror:
+    """The mirror of `repository_id`, created on first use; its remote follows `url`."""
+    path = mirrors_dir / f"{check_repository_id(repository_id)}.git"
+    # `git init` on an existing repository only re-reads it, so there is no check-then-create race.
+    init = ["-c", "init.defaultBranch=main", "init", "--quiet", "--bare", str(path)]
+    await git_output(init, f"creating the mirror {path}", "Check that the directory is writable.")
+    configure = ["--git-dir", str(path), "config", "--replace-all", "remote.origin.url"]
+    await git_output([*configure, check_url(url)], f"setting the remote of the mirror {path}")
+    return Mirror(path, url)
+
+
+# The bound lives here, not in the caller's cancel scope, so that running out of time becomes a
+# FetchError naming the URL and the limit (a build errors with that reason) instead of a bare
+# TooSlowError; the API asks for the parameter.
+async def fetch(
+    mirror: Mirror,
+    refs: Sequence[str],
+    *,
+    timeout: float = 600,  # noqa: ASYNC109
+) -> None:
+    """Fetch full refs and commit shas from the registered URL, all within `timeout` seconds."""
+    shas = [ref for ref in refs if is_sha(ref)]
+    names = [check_ref(ref) for ref in refs if not is_sha(ref)]
+    try:
+        with trio.fail_after(timeout):
+            if names:
+                await _fetch(mirror, [f"+{name}:{name}" for name in names], ", ".join(names))
+            for sha in shas:
+                await _fetch_commit(mirror, sha)
+    except trio.TooSlowError:
+        raise FetchError(
+            f"fetch of {redact(mirror.url)} timed out after {timeout:g} s. Check that the "
+            "server is reachable from this machine, or raise the fetch timeout."
+        ) from None
+
+
+async def _fetch_commit(mirror: Mirror, sha: str) -> None:
+    if await has_commit(mirror, sha):
+        return
+    try:
+        await _fetch(mirror, [sha], sha)
+    except FetchError:
+        # Servers without uploadpack.allowReachableSHA1InWant (and protocol v0) refuse a sha
+        # they did not advertise; a pushed commit is almost always on some branch.
+        await _fetch(mirror, ["+refs/heads/*:refs/heads/*"], "all branches")
+    if not await has_commit(mirror, sha):
+        raise FetchError(
+            f"commit {sha} is not in {redact(mirror.url)}: fetching it by sha failed and no "
+            "branch contains it. It may have been force-pushed away; push it again or retry "
+            "with a newer commit."
+        )
+
+
+async def _fetch(mirror: Mirror, refspecs: list[str], what: str) -> None:
+    # --no-tags: tags arrive only when asked for (an explicit refspec is fetched regardless).
+    args = ["--git-dir", str(mirror.path), "fetch", "--no-tags", "--no-write-fetch-head"]
+    result = await run_git([*args, "origin", *refspecs])
+    if result.returncode != 0:
+        raise FetchError(failure(f"fetch of {what} from {redact(mirror.url)}", result, FETCH_HINT))
+
+
+def missing_commit(mirror: Mirror, sha: str) -> RefNotFound:
+    where = redact(mirror.url)
+    return RefNotFound(f"commit {sha} is not in the mirror of {where}; fetch it first.")
+
+
+async def has_commit(mirror: Mirror, sha: str) -> bool:
+    """Whether the mirror holds commit `sha` (a full sha; anything else is not a commit we have)."""
+    if not is_sha(sha):
+        return False
+    result = await run_git(["--git-dir", str(mirror.path), "cat-file", "-e", f"{sha}^{{commit}}"])
+    return result.returncode == 0
+
+
+async def resolve(mirror: Mirror, ref: str) -> str:
+    """The commit sha `ref` (full ref, branch or tag name, sha) names in the mirror.
+
+    A short name follows git's lookup order (a tag before a branch of the same name); pass the
+    full ref to be exact. Annotated tags are peeled to their commit.
+    """
+    args = ["--git-dir", str(mirror.path), "rev-parse", "--verify", "--quiet", "--end-of-options"]
+    result = await run_git([*args, f"{ref}^{{commit}}"])
+    if result.returncode != 0:
+        raise RefNotFound(
+            f"{ref!r} names no commit in the mirror of {redact(mirror.url)}; fetch it first, "
+            "or check that the branch or tag exists upstream."
+        )
+    return result.stdout.decode().strip()

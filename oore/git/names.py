@@ -1,0 +1,48 @@
+"""Validation of what reaches git's command line: commit ids, full ref names, ids and URLs.
+
+Refs and shas usually come from webhook payloads, so a bad one is a user-visible GitError (the
+build is errored with the reason), not a crash; and nothing may reach git that it would read as an
+option or as a refspec with a different meaning (``a:b``, ``+x``, ``refs/*``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from oore.git.errors import GitError, redact
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 object names
+_REPOSITORY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# What `git check-ref-format` rejects, plus "*": a fetched ref must name one ref, not a pattern.
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)|[/.]$")
+
+
+def is_sha(text: str) -> bool:
+    return _SHA.fullmatch(text) is not None
+
+
+def check_sha(sha: str) -> str:
+    if not is_sha(sha):
+        raise GitError(f"{sha!r} is not a full commit sha (40 or 64 lowercase hex digits)")
+    return sha
+
+
+def check_ref(ref: str) -> str:
+    if not ref.startswith("refs/") or _BAD_REF.search(ref):
+        raise GitError(
+            f"{ref!r} is not a full ref name: pass e.g. 'refs/heads/main', 'refs/tags/v1.0', "
+            "'refs/pull/7/head' or a full commit sha"
+        )
+    return ref
+
+
+def check_repository_id(repository_id: str) -> str:
+    if not _REPOSITORY_ID.fullmatch(repository_id):
+        raise GitError(f"{repository_id!r} cannot name a mirror directory (letters, digits, _.-)")
+    return repository_id
+
+
+def check_url(url: str) -> str:
+    if not url or url.startswith("-") or any(c in url for c in "\r\n\0"):
+        raise GitError(f"{redact(url)!r} is not a usable clone URL; register the repository's URL")
+    return url
