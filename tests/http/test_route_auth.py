@@ -1,0 +1,217 @@
+"""Every registered route is authenticated unless it is on the hard-coded public list.
+
+Routes are read from the app's URL map, so a route added later is covered without touching this
+file; the public set is written out here so that marking a route `@public` by mistake fails too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from quart_trio import QuartTrio
+
+from oore.crypto import generate_token, hash_token
+from oore.http.services import Services
+from oore.ids import new_id
+from oore.model import ApiToken, TokenScope, utcnow
+
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("GET", "/api/version"),
+    ("GET", "/api/openapi.json"),
+    ("POST", "/api/webhooks/github"),
+    ("POST", "/api/webhooks/gitlab/{repository_id}"),
+}
+# At least these need the admin token; more may be marked `@admin_only` later.
+ADMIN_ONLY = {
+    ("POST", "/api/tokens"),
+    ("GET", "/api/tokens"),
+    ("DELETE", "/api/tokens/{token_id}"),
+}
+SAFE = {"GET"}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    template: str
+    url: str
+    endpoint: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.template)
+
+
+def all_routes(app: QuartTrio) -> list[Route]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        url = rule.rule
+        for argument in rule.arguments:
+            url = re.sub(rf"<(?:[^:<>]+:)?{argument}>", new_id(), url)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append(Route(method, template, url, rule.endpoint))
+    assert len(found) >= 17
+    return found
+
+
+async def _token(services: Services, scope: TokenScope, *, revoked: bool = False) -> str:
+    secret = generate_token()
+    token = ApiToken(id=new_id(), name=f"{scope}-token", scope=scope, created_at=utcnow())
+    await services.store.create_token(token, hash_token(secret))
+    if revoked:
+        await services.store.revoke_token(token.id)
+    return secret
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def answers(app: QuartTrio, route: Route, headers: dict[str, str]) -> tuple[int, str | None]:
+    response = await app.test_client().open(route.url, method=route.method, headers=headers)
+    body = await response.get_json(silent=True)
+    code = body["error"]["code"] if isinstance(body, dict) and "error" in body else None
+    return response.status_code, code
+
+
+@pytest.fixture
+def admin(services: Services) -> dict[str, str]:
+    token = services.settings.admin_token
+    assert token is not None
+    return bearer(token)
+
+
+async def test_routes_without_a_bearer_token_are_401_except_the_public_ones(
+    app: QuartTrio,
+) -> None:
+    open_routes = set()
+    for route in all_routes(app):
+        status, code = await answers(app, route, {})
+        if (status, code) != (401, "unauthorized"):
+            open_routes.add(route.key)
+    assert open_routes == PUBLIC
+
+
+async def test_public_marker_is_exactly_the_public_list(app: QuartTrio) -> None:
+    marked = {
+        r.key
+        for r in all_routes(app)
+        if getattr(app.view_functions[r.endpoint], "_oore_public", False)
+    }
+    assert marked == PUBLIC
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer not-a-token",
+        "Bearer oore_" + "x" * 43,
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+        "bearer",
+        "Token abc",
+    ],
+)
+async def test_bad_credentials_are_401_on_every_private_route(app: QuartTrio, header: str) -> None:
+    wrong = []
+    for route in all_routes(app):
+        if route.key in PUBLIC:
+            continue
+        if await answers(app, route, {"Authorization": header}) != (401, "unauthorized"):
+            wrong.append(route.key)
+    assert wrong == []
+
+
+async def test_revoked_token_is_401_on_every_private_route(
+    app: QuartTrio, services: Services
+) -> None:
+    revoked = bearer(await _token(services, TokenScope.WRITE, revoked=True))
+    wrong = [
+        r.key
+        for r in all_routes(app)
+        if r.key not in PUBLIC and await answers(app, r, revoked) != (401, "unauthorized")
+    ]
+    assert wrong == []
+
+
+async def test_read_token_may_only_read(app: QuartTrio, services: Services) -> None:
+    read = bearer(await _token(services, TokenScope.READ))
+    refused, allowed = set(), set()
+    for route in all_routes(app):
+        if route.key in PUBLIC:
+            continue
+        status, code = await answers(app, route, read)
+        assert status != 401, route
+        if (status, code) == (403, "forbidden"):
+            refused.add(route.key)
+        else:
+            allowed.add(route.key)
+    private = {r.key for r in all_routes(app)} - PUBLIC
+    writes = {k for k in private if k[0] not in SAFE}
+    assert refused == writes | (ADMIN_ONLY & private)
+    assert allowed == private - refused
+    assert ("GET", "/api/repositories") in allowed
+    assert ("POST", "/api/repositories") in refused
+
+
+async def test_write_token_is_refused_only_on_admin_routes(
+    app: QuartTrio, services: Services
+) -> None:
+    write = bearer(await _token(services, TokenScope.WRITE))
+    refused = set()
+    for route in all_routes(app):
+        if route.key in PUBLIC:
+            continue
+        status, code = await answers(app, route, write)
+        assert status != 401, route
+        if (status, code) == (403, "forbidden"):
+            refused.add(route.key)
+    marked = {
+        r.key
+        for r in all_routes(app)
+        if getattr(app.view_functions[r.endpoint], "_oore_admin_only", False)
+    }
+    assert ADMIN_ONLY <= marked
+    assert refused == marked
+
+
+async def test_admin_token_is_never_refused(app: QuartTrio, admin: dict[str, str]) -> None:
+    refused = []
+    for route in all_routes(app):
+        status, _ = await answers(app, route, admin)
+        if status in (401, 403) and route.key not in PUBLIC:
+            refused.append((route.key, status))
+    assert refused == []
+
+
+async def test_public_routes_never_ask_for_a_bearer_token(app: QuartTrio) -> None:
+    for route in all_routes(app):
+        if route.key not in PUBLIC:
+            continue
+        without = await answers(app, route, {})
+        with_bad = await answers(app, route, {"Authorization": "Bearer wrong"})
+        assert without[0] != 401, route
+        assert with_bad == without, route
+
+
+async def test_api_token_via_the_api_works_until_revoked(
+    app: QuartTrio, admin: dict[str, str]
+) -> None:
+    client = app.test_client()
+    created = await client.post("/api/tokens", json={"name": "r", "scope": "read"}, headers=admin)
+    assert created.status_code == 201
+    token = await created.get_json()
+    read = bearer(token["token"])
+    assert (await client.get("/api/repositories", headers=read)).status_code == 200
+    post = await client.post("/api/repositories", json={}, headers=read)
+    assert post.status_code == 403
+    assert "read scope" in (await post.get_json())["error"]["message"]
+    revoke = await client.delete(f"/api/tokens/{token['id']}", headers=admin)
+    assert revoke.status_code == 200
+    after = await client.get("/api/repositories", headers=read)
+    assert after.status_code == 401
+    assert (await after.get_json())["error"]["code"] == "unauthorized"
