@@ -18,8 +18,11 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from oore import __version__
+from oore.actors.executor import Dirs
 from oore.actors.ingester import WebhookIngester
-from oore.actors.messages import TriggerReceived
+from oore.actors.logs import LogStreamer
+from oore.actors.messages import LogMessage, RepositoryMessage
+from oore.actors.planner import BuildPlanner
 from oore.actors.repository import RepositorySupervisor
 from oore.actors.runtime import ChildSpec, Supervisor, mailbox
 from oore.config import Settings
@@ -35,7 +38,8 @@ log = logging.getLogger("oore.daemon")
 
 KEY_CHECK = "key_check"
 WEBHOOK_INBOX = 256
-TRIGGER_INBOX = 64
+REPOSITORY_INBOX = 64
+LOG_INBOX = 256
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -53,25 +57,23 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
         await _serve(svc, build_children(svc, webhook_inbox), on_ready)
 
 
-async def _serve(
-    svc: Services, children: list[ChildSpec], on_ready: Callable[[str], None] | None
-) -> None:
+async def _serve(svc: Services, actors: Actors, on_ready: Callable[[str], None] | None) -> None:
     with unwrap_single():
         async with trio.open_nursery() as nursery:
-            await _start_and_wait(svc, children, nursery, on_ready)
+            await _start_and_wait(svc, actors, nursery, on_ready)
             nursery.cancel_scope.cancel()
     log.info("stopped")
 
 
 async def _start_and_wait(
     svc: Services,
-    children: list[ChildSpec],
+    actors: Actors,
     nursery: trio.Nursery,
     on_ready: Callable[[str], None] | None,
 ) -> None:
     shutdown, http_done = trio.Event(), trio.Event()
     nursery.start_soon(_watch_signals, shutdown)
-    await nursery.start(Supervisor(children).run)
+    await nursery.start(Supervisor(actors.children).run)
     binds = await nursery.start(_serve_http, svc, shutdown, http_done)
     url = binds[0] if binds else svc.settings.base_url
     if svc.settings.bind_port == 0 and svc.settings.base_url.endswith(":0"):
@@ -82,23 +84,47 @@ async def _start_and_wait(
         on_ready(url)
     await shutdown.wait()
     log.info("shutting down: no new requests; %.0fs grace", svc.settings.shutdown_grace)
-    # hypercorn's serve returns once in-flight requests finish or its graceful timeout (the same
-    # grace) runs out; the long-lived tasks are cancelled by our caller.
-    with trio.move_on_after(svc.settings.shutdown_grace + 1):
+    # One grace for everything: hypercorn finishes in-flight requests, running builds may finish;
+    # whatever is still running then is cancelled by our caller (its process groups killed).
+    with trio.move_on_after(svc.settings.shutdown_grace):
+        await actors.repositories.drain()
         await http_done.wait()
 
 
-def build_children(svc: Services, webhook_inbox: trio.MemoryReceiveChannel[str]) -> list[ChildSpec]:
+def build_children(svc: Services, webhook_inbox: trio.MemoryReceiveChannel[str]) -> Actors:
     """The supervised actors, in start order; mailboxes outlive restarts of their readers."""
-    trigger_send: trio.MemorySendChannel[TriggerReceived]
-    trigger_inbox: trio.MemoryReceiveChannel[TriggerReceived]
-    trigger_send, trigger_inbox = mailbox(TRIGGER_INBOX)
-    repositories = RepositorySupervisor(svc.store, trigger_inbox)
-    ingester = WebhookIngester(svc.store, webhook_inbox, trigger_send, svc.ingest_overflow)
-    return [
+    paths = svc.paths
+    log_send: trio.MemorySendChannel[LogMessage]
+    log_inbox: trio.MemoryReceiveChannel[LogMessage]
+    log_send, log_inbox = mailbox(LOG_INBOX)
+    repo_send: trio.MemorySendChannel[RepositoryMessage]
+    repo_inbox: trio.MemoryReceiveChannel[RepositoryMessage]
+    repo_send, repo_inbox = mailbox(REPOSITORY_INBOX)
+    svc.repository_inbox = repo_send
+    dirs = Dirs(paths.workspaces, paths.artifacts, paths.cache, paths.scratch)
+    planner = BuildPlanner(svc.store, svc.sealer, paths.mirrors)
+    repositories = RepositorySupervisor(
+        svc.store,
+        planner,
+        repo_inbox,
+        log_send,
+        dirs,
+        max_concurrent=svc.settings.max_concurrent_builds,
+    )
+    streamer = LogStreamer(paths.logs, log_inbox, cap=svc.settings.max_log_bytes)
+    ingester = WebhookIngester(svc.store, webhook_inbox, repo_send, svc.ingest_overflow)
+    children = [
+        ChildSpec("log-streamer", streamer.run),
         ChildSpec("repository-supervisor", repositories.run),
         ChildSpec("webhook-ingester", ingester.run),
     ]
+    return Actors(children, repositories)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Actors:
+    children: list[ChildSpec]
+    repositories: RepositorySupervisor
 
 
 async def _serve_http(

@@ -203,6 +203,16 @@ class Build:
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
+    project_build_number: int = 0
+    inputs: dict[str, Any] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process_group: int | None = None
+    workspace: str | None = None
+    recovered: bool = False  # re-queued after a daemon restart interrupted its parent
+
+    @property
+    def sha(self) -> str:
+        return str(self.trigger["sha"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +225,20 @@ class Step:
     started_at: str | None = None
     finished_at: str | None = None
     exit_code: int | None = None
+    kind: str = "script"  # script | publishing
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    id: str
+    build_id: str
+    name: str
+    path: str  # relative to the data dir's artifacts folder
+    size: int
+    sha256: str
+    content_type: str
+    created_at: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import logging
 
 import trio
 
-from oore.actors.messages import TriggerReceived
+from oore.actors.messages import RepositoryMessage, TriggerReceived
 from oore.actors.runtime import Doorbell
 from oore.errors import NotFound
 from oore.model import EventState, Provider, Repository, Trigger, WebhookEvent
@@ -31,7 +31,7 @@ class WebhookIngester:
         self,
         store: Store,
         inbox: trio.MemoryReceiveChannel[str],
-        triggers: trio.MemorySendChannel[TriggerReceived],
+        triggers: trio.MemorySendChannel[RepositoryMessage],
         overflow: Doorbell,
         *,
         sweep_every: float = 30.0,

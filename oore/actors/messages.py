@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from oore.model import Trigger
+import trio
+
+from oore.errors import OoreError
+from oore.model import Build, Trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +22,79 @@ class TriggerReceived:
     event_id: str
     repository_id: str
     trigger: Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class LogOpen:
+    """BuildExecutor → LogStreamer: a build's log begins; `secrets` are masked in every line."""
+
+    build_id: str
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """BuildExecutor → LogStreamer: raw output of a step (`stream` is stdout, stderr or oore)."""
+
+    build_id: str
+    step: int
+    stream: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogClose:
+    """BuildExecutor → LogStreamer: the build's output is complete; flush partial lines."""
+
+    build_id: str
+
+
+LogMessage = LogOpen | LogChunk | LogClose
+
+
+@dataclass(frozen=True, slots=True)
+class ManualBuild:
+    """HTTP → RepositorySupervisor: run `workflow` at a branch, tag or sha (exactly one)."""
+
+    repository_id: str
+    workflow: str
+    reply: trio.MemorySendChannel[Reply]
+    branch: str | None = None
+    tag: str | None = None
+    sha: str | None = None
+    inputs: Mapping[str, object] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBuild:
+    """HTTP → RepositorySupervisor: cancel a queued or running build."""
+
+    build_id: str
+    reply: trio.MemorySendChannel[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryBuild:
+    """HTTP → RepositorySupervisor: queue a new attempt of a finished build."""
+
+    build_id: str
+    reply: trio.MemorySendChannel[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a request: the build, or the error to raise in the caller."""
+
+    build: Build | None = None
+    error: OoreError | None = None
+
+    def unwrap(self) -> Build:
+        if self.error is not None:
+            raise self.error
+        if self.build is None:
+            raise RuntimeError("empty reply")
+        return self.build
+
+
+RepositoryMessage = TriggerReceived | ManualBuild | CancelBuild | RetryBuild

@@ -14,7 +14,7 @@ from typing import Any
 from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from oore.errors import OoreError
+from oore.errors import OoreError, PayloadTooLarge
 
 log = logging.getLogger("oore.http")
 
@@ -40,14 +40,24 @@ def install(app: Quart) -> None:
 
 async def _oore_error(error: OoreError) -> Response:
     extra = {"field": error.field} if hasattr(error, "field") else {}
-    return error_response(error.status, error.code, error.message, **extra)
+    return _closing_if_unread(error_response(error.status, error.code, error.message, **extra))
 
 
 async def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
+    if status == 413:
+        return await _oore_error(PayloadTooLarge(_MESSAGES[413]))
     code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
     message = _MESSAGES.get(status) or error.description or error.name or "error"
     return error_response(status, code, message)
+
+
+def _closing_if_unread(response: Response) -> Response:
+    # A refused body may still be on its way; the connection cannot be reused for another
+    # request after it, so say so (a keep-alive client would otherwise wait on it).
+    if response.status_code == 413:
+        response.headers["Connection"] = "close"
+    return response
 
 
 async def _unexpected(error: Exception) -> Response:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import Any
 
-from oore.model import ApiToken, Build, Repository, WebhookEvent
+from oore.model import ApiToken, Artifact, Build, Repository, Step, WebhookEvent
 
 
 def repository(repo: Repository) -> dict[str, Any]:
@@ -70,10 +71,70 @@ def build_summary(b: Build) -> dict[str, Any]:
         "id": b.id,
         "repository_id": b.repository_id,
         "number": b.number,
+        "project_build_number": b.project_build_number,
         "workflow": b.workflow,
         "status": str(b.status),
+        "branch": b.trigger.get("branch"),
+        "tag": b.trigger.get("tag"),
+        "sha": b.trigger.get("sha"),
+        "kind": b.trigger.get("kind"),
+        "pr_number": b.trigger.get("pr_number"),
+        "attempt": b.attempt,
+        "retry_of": b.retry_of,
+        "queue_reason": b.queue_reason,
+        "reason": b.error,
         "created_at": b.created_at,
+        "started_at": b.started_at,
+        "finished_at": b.finished_at,
+        "duration_seconds": _seconds(b.started_at, b.finished_at),
     }
+
+
+def build_detail(b: Build, steps: list[Step], queue_position: int | None) -> dict[str, Any]:
+    return {
+        **build_summary(b),
+        "trigger": b.trigger,
+        "event_id": b.event_id,
+        "inputs": b.inputs,
+        "env_names": sorted(b.extra_env),
+        "queue_position": queue_position,
+        "steps": [step(s) for s in steps],
+    }
+
+
+def step(s: Step) -> dict[str, Any]:
+    return {
+        "index": s.index,
+        "name": s.name,
+        "kind": s.kind,
+        "status": str(s.status),
+        "exit_code": s.exit_code,
+        "reason": s.error,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "duration_seconds": _seconds(s.started_at, s.finished_at),
+    }
+
+
+def artifact(a: Artifact, base_url: str) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "build_id": a.build_id,
+        "name": a.name,
+        "size": a.size,
+        "sha256": a.sha256,
+        "content_type": a.content_type,
+        "created_at": a.created_at,
+        "url": f"{base_url}/api/artifacts/{a.id}",
+    }
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    parse = dt.datetime.fromisoformat
+    delta = parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))
+    return round(delta.total_seconds(), 3)
 
 
 def _payload(body: bytes) -> Any:

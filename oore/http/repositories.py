@@ -23,11 +23,15 @@ from oore.store.base import RepositorySecrets
 
 blueprint = Blueprint("repositories", __name__)
 
-NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
-GITHUB_OWNER = re.compile(r"[A-Za-z0-9_.-]{1,100}")
-GITLAB_NAMESPACE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,19}")
+# A path segment: no "." or ".." (providers refuse them, and they would be path traversal).
+SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]{1,100}"
+NAME = re.compile(SEGMENT)
+GITHUB_OWNER = re.compile(SEGMENT)
+GITLAB_NAMESPACE = re.compile(rf"{SEGMENT}(?:/{SEGMENT}){{0,19}}")
+# No control characters or spaces anywhere, and no host starting with "-" (an option to ssh).
 CLONE_URL = re.compile(
-    r"(?:(?:https?|ssh|git|file)://[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s]+)"
+    r"(?:(?:https?|ssh|git|file)://(?!-)[^\s\x00-\x1f\x7f]+"
+    r"|[A-Za-z0-9_.-]+@[A-Za-z0-9_.][A-Za-z0-9_.-]*:[^\s\x00-\x1f\x7f]+)"
 )
 # git check-ref-format, for the parts a branch name typed by a person gets wrong.
 BRANCH = re.compile(

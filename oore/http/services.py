@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import trio
 from quart import current_app
 
+from oore.actors.messages import RepositoryMessage
 from oore.actors.runtime import Doorbell
 from oore.config import Settings
 from oore.crypto import Sealer
+from oore.paths import DataPaths
 from oore.store.base import Store
 
 APP_KEY = "OORE_SERVICES"
@@ -28,8 +30,13 @@ class Services:
     store: Store
     sealer: Sealer
     webhook_inbox: trio.MemorySendChannel[str] | None = None
+    repository_inbox: trio.MemorySendChannel[RepositoryMessage] | None = None
     ingest_overflow: Doorbell = field(default_factory=Doorbell)
     started_monotonic: float = field(default_factory=time.monotonic)
+
+    @property
+    def paths(self) -> DataPaths:
+        return DataPaths(self.settings.data_dir)
 
     @property
     def gitlab_token_key(self) -> bytes:

@@ -84,7 +84,11 @@ async def gitlab_webhook(repository_id: str) -> tuple[Response, int]:
             f"the payload is for GitLab project {project}, but repository {repo.full_name} "
             f"is project {repo.gitlab_project_id}"
         )
-    delivery_id = request.headers.get("X-Gitlab-Event-UUID") or content_delivery_id(raw)
+    # Scoped to the repository: another project's delivery with the same UUID (or body) must not
+    # be taken for a redelivery of this one.
+    delivery_id = (
+        f"{repo.id}:{request.headers.get('X-Gitlab-Event-UUID') or content_delivery_id(raw)}"
+    )
     return await _store(svc, Provider.GITLAB, event_type, delivery_id, raw, repo, GITLAB_HEADERS)
 
 
@@ -104,7 +108,8 @@ async def _github_secret(svc: Services, repo: Repository | None) -> bytes:
         raise Unauthorized(
             "this delivery names no registered repository with a webhook secret, and "
             "OORE_GITHUB_WEBHOOK_SECRET is not set; register the repository with "
-            "POST /api/repositories (content type application/json or form with 'payload')"
+            "POST /api/repositories. (The payload is read from a JSON body, or from the "
+            "'payload' field of a form body.)"
         )
     return shared.encode()
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from oore.model import (
     ApiToken,
+    Artifact,
     Build,
     BuildStatus,
     EventState,
@@ -17,6 +20,40 @@ from oore.model import (
     TokenScope,
     WebhookEvent,
 )
+
+T = TypeVar("T")
+
+
+def dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def newest_first(
+    db: Any,
+    table: str,
+    equals: dict[str, Any],
+    cursor: str | None,
+    limit: int,
+    convert: Callable[[dict[str, Any]], T],
+) -> tuple[list[T], str | None]:
+    """One page of `table` newest first (ULIDs sort by time), filtered on equal columns.
+
+    `equals` keys are column names or SQL expressions; a None value means no filter. The cursor
+    is the id of the last item of the previous page.
+    """
+    clauses = [f"{column} = ?" for column, value in equals.items() if value is not None]
+    params = [str(value) for value in equals.values() if value is not None]
+    if cursor:
+        clauses.append("id < ?")
+        params.append(cursor)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT * FROM {table}{where} ORDER BY id DESC LIMIT ?"
+    found = [convert(r) for r in dicts(db.execute(sql, [*params, limit + 1]))]
+    items = found[:limit]
+    last = getattr(items[-1], "id", None) if len(found) > limit and items else None
+    return items, last
+
 
 REPOSITORY_COLUMNS = (
     "id, provider, owner, name, clone_url, default_branch, active, github_repo_id,"
@@ -123,6 +160,12 @@ def build(row: dict[str, Any]) -> Build:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         error=row["error"],
+        project_build_number=row["project_build_number"],
+        inputs=json.loads(row["inputs"]),
+        extra_env=json.loads(row["extra_env"]),
+        process_group=row["process_group"],
+        workspace=row["workspace"],
+        recovered=bool(row["recovered"]),
     )
 
 
@@ -142,6 +185,12 @@ def build_row(b: Build) -> dict[str, Any]:
         "created_at": b.created_at,
         "started_at": b.started_at,
         "finished_at": b.finished_at,
+        "project_build_number": b.project_build_number,
+        "inputs": json.dumps(b.inputs),
+        "extra_env": json.dumps(b.extra_env),
+        "process_group": b.process_group,
+        "workspace": b.workspace,
+        "recovered": int(b.recovered),
     }
 
 
@@ -155,6 +204,8 @@ def step(row: dict[str, Any]) -> Step:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         exit_code=row["exit_code"],
+        kind=row["kind"],
+        error=row["error"],
     )
 
 
@@ -168,4 +219,10 @@ def step_row(s: Step) -> dict[str, Any]:
         "exit_code": s.exit_code,
         "started_at": s.started_at,
         "finished_at": s.finished_at,
+        "kind": s.kind,
+        "error": s.error,
     }
+
+
+def artifact(row: dict[str, Any]) -> Artifact:
+    return Artifact(**{k: row[k] for k in Artifact.__slots__})

@@ -37,6 +37,7 @@ from oore.model import (
 from oore.store import migrations, rows
 from oore.store.base import EventFilter, Page, RepositorySecrets
 from oore.store.engine import Engine, connect
+from oore.store.sqlite_builds import BuildQueries, insert_build
 
 SEALED_COLUMNS = (
     ("repositories", "webhook_secret"),
@@ -54,8 +55,10 @@ REPOSITORY_FIELDS = frozenset(
         "badge_public",
     }
 )
-BUILD_FIELDS = frozenset({"queue_reason", "error", "process_group", "started_at", "finished_at"})
-STEP_FIELDS = frozenset({"exit_code", "started_at", "finished_at"})
+BUILD_FIELDS = frozenset(
+    {"queue_reason", "error", "process_group", "started_at", "finished_at", "workspace"}
+)
+STEP_FIELDS = frozenset({"exit_code", "started_at", "finished_at", "error"})
 
 
 @asynccontextmanager
@@ -100,7 +103,7 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-class SqliteStore:
+class SqliteStore(BuildQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -172,7 +175,7 @@ class SqliteStore:
     async def list_repositories(self) -> list[Repository]:
         sql = f"SELECT {rows.REPOSITORY_COLUMNS} FROM repositories ORDER BY provider, owner, name"
         return await self.engine.read(
-            lambda db: [rows.repository(r) for r in _dicts(db.execute(sql))]
+            lambda db: [rows.repository(r) for r in rows.dicts(db.execute(sql))]
         )
 
     async def update_repository(
@@ -207,7 +210,7 @@ class SqliteStore:
 
         def query(db: Database) -> Repository | None:
             # The provider's numeric id wins: it survives renames and transfers.
-            if provider_id is not None:
+            if provider_id is not None and -(2**63) <= provider_id < 2**63:  # SQLite int64
                 found = _one_repository(
                     db, f"provider = ? AND {id_column} = ?", [str(provider), provider_id]
                 )
@@ -262,30 +265,18 @@ class SqliteStore:
     async def list_events(
         self, where: EventFilter, cursor: str | None, limit: int
     ) -> Page[WebhookEvent]:
-        clauses, params = [], []
-        for column, value in (
-            ("repository_id", where.repository_id),
-            ("provider", where.provider),
-            ("state", where.state),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(str(value))
-        if cursor:
-            clauses.append("id < ?")
-            params.append(cursor)
-        sql = "SELECT * FROM webhook_events"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY id DESC LIMIT ?"
-
-        def query(db: Database) -> Page[WebhookEvent]:
-            found = [rows.event(r) for r in _dicts(db.execute(sql, [*params, limit + 1]))]
-            more = len(found) > limit
-            items = found[:limit]
-            return Page(items, items[-1].id if more and items else None)
-
-        return await self.engine.read(query)
+        equals = {
+            "repository_id": where.repository_id,
+            "provider": where.provider,
+            "state": where.state,
+        }
+        return Page(
+            *await self.engine.read(
+                lambda db: rows.newest_first(
+                    db, "webhook_events", equals, cursor, limit, rows.event
+                )
+            )
+        )
 
     async def pending_event_ids(self, limit: int = 500) -> list[str]:
         return await self.engine.read(
@@ -331,8 +322,8 @@ class SqliteStore:
             if current.state is EventState.PENDING:
                 raise Conflict(f"event {event_id} is still waiting to be processed")
             db.execute(
-                "UPDATE webhook_events SET state = 'pending', reason = NULL, processed_at = NULL"
-                " WHERE id = ?",
+                "UPDATE webhook_events SET state = 'pending', reason = NULL, trigger = NULL,"
+                " processed_at = NULL WHERE id = ?",
                 [event_id],
             )
             return _get_event(db, event_id)
@@ -385,25 +376,7 @@ class SqliteStore:
 
     async def create_build(self, build: Build) -> Build:
         """Insert a build, numbering it with the repository's next build number."""
-
-        def unit(db: Database) -> Build:
-            db.execute(
-                "UPDATE repositories SET build_counter = build_counter + 1 WHERE id = ?",
-                [build.repository_id],
-            )
-            row = db.execute(
-                "SELECT build_counter FROM repositories WHERE id = ?", [build.repository_id]
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"repository {build.repository_id} not found")
-            numbered = dataclasses.replace(build, number=row[0])
-            try:
-                db.table("builds").insert(rows.build_row(numbered))
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"build for workflow {build.workflow} already exists") from exc
-            return numbered
-
-        return await self.engine.write(unit)
+        return await self.engine.write(lambda db: insert_build(db, build))
 
     async def get_build(self, build_id: str) -> Build:
         return await self.engine.read(lambda db: _get_build(db, build_id))
@@ -462,11 +435,6 @@ class SqliteStore:
         return await self.engine.write(unit)
 
 
-def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-
-
 def _secret_columns(secrets: RepositorySecrets) -> dict[str, Any]:
     return {
         "webhook_secret_sealed": secrets.webhook_secret_sealed,
@@ -476,7 +444,7 @@ def _secret_columns(secrets: RepositorySecrets) -> dict[str, Any]:
 
 def _one_repository(db: Database, where: str, params: list[Any]) -> Repository | None:
     sql = f"SELECT {rows.REPOSITORY_COLUMNS} FROM repositories WHERE {where} LIMIT 1"
-    found = _dicts(db.execute(sql, params))
+    found = rows.dicts(db.execute(sql, params))
     return rows.repository(found[0]) if found else None
 
 
@@ -488,21 +456,21 @@ def _get_repository(db: Database, repository_id: str) -> Repository:
 
 
 def _get_event(db: Database, event_id: str) -> WebhookEvent:
-    found = _dicts(db.execute("SELECT * FROM webhook_events WHERE id = ?", [event_id]))
+    found = rows.dicts(db.execute("SELECT * FROM webhook_events WHERE id = ?", [event_id]))
     if not found:
         raise NotFound(f"webhook event {event_id} not found")
     return rows.event(found[0])
 
 
 def _get_build(db: Database, build_id: str) -> Build:
-    found = _dicts(db.execute("SELECT * FROM builds WHERE id = ?", [build_id]))
+    found = rows.dicts(db.execute("SELECT * FROM builds WHERE id = ?", [build_id]))
     if not found:
         raise NotFound(f"build {build_id} not found")
     return rows.build(found[0])
 
 
 def _get_step(db: Database, step_id: str) -> Step:
-    found = _dicts(db.execute("SELECT * FROM steps WHERE id = ?", [step_id]))
+    found = rows.dicts(db.execute("SELECT * FROM steps WHERE id = ?", [step_id]))
     if not found:
         raise NotFound(f"step {step_id} not found")
     return rows.step(found[0])

@@ -1,0 +1,290 @@
+"""BuildExecutor: one running build, from workspace to final status (a temporary actor).
+
+The RepositorySupervisor claims a queued build (queued → preparing) and starts one executor in
+its builds nursery. The executor makes the workspace at the exact commit, moves the build to
+running, runs each script as its own process group with the build environment, streams output to
+the LogStreamer, enforces the build deadline and per-script timeouts, honours `cancel` (SIGTERM
+to the group, SIGKILL after the grace → cancelled, never failed), collects artifacts, saves the
+cache after a success, runs the publishing scripts, records every state change before anything
+else sees it, and removes the workspace (kept after a failure, for inspection).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
+from oore.errors import OoreError
+from oore.execution import artifacts, cache, process
+from oore.execution.env import BuildPaths, build_environment, read_cm_env
+from oore.git import Mirror, create_workspace, remove_workspace
+from oore.ids import new_id
+from oore.model import Build, BuildStatus, Repository, Step, StepStatus
+from oore.pipeline import Script, Workflow, script_should_run
+from oore.store.base import Store
+
+log = logging.getLogger("oore.actors.executor")
+
+META = "oore"
+STEP_FAILURE = {
+    StepStatus.FAILED: BuildStatus.FAILED,
+    StepStatus.TIMED_OUT: BuildStatus.TIMED_OUT,
+    StepStatus.CANCELLED: BuildStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Dirs:
+    workspaces: Path
+    artifacts: Path
+    cache: Path
+    scratch: Path  # per-build script files and the CM_ENV file
+
+
+@dataclass(frozen=True, slots=True)
+class BuildJob:
+    build: Build
+    repository: Repository
+    workflow: Workflow
+    mirror: Mirror
+    secrets: Mapping[str, str]
+    event: Mapping[str, object] | None = None
+    changed_files: list[str] | None = None
+    inputs: Mapping[str, object] = field(default_factory=dict)
+    pipeline_file: str | None = None
+
+
+class BuildExecutor:
+    def __init__(
+        self,
+        store: Store,
+        job: BuildJob,
+        dirs: Dirs,
+        logs: trio.MemorySendChannel[LogMessage],
+        cancel: trio.Event,
+        *,
+        grace: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.job = job
+        self.build = job.build
+        self.dirs = dirs
+        self.logs = logs
+        self.cancel = cancel
+        self.grace = grace
+        self.scratch = dirs.scratch / self.build.id
+        self.paths = BuildPaths(
+            workspace=dirs.workspaces / self.build.id,
+            export_dir=self.scratch / "export",
+            env_file=self.scratch / "cm_env",
+        )
+
+    async def run(self) -> BuildStatus:
+        """Run the build to a final status; recorded in the store before returning."""
+        await self.logs.send(LogOpen(self.build.id, tuple(self.job.secrets.values())))
+        status = BuildStatus.ERRORED
+        try:
+            status = await self._run()
+        except Exception as exc:
+            log.exception("build %s: executor failed", self.build.id)
+            await self._error_out(exc)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.logs.send(LogClose(self.build.id))
+                await self._cleanup(status)
+        return status
+
+    async def _run(self) -> BuildStatus:
+        try:
+            await self._prepare()
+        except OoreError as exc:
+            return await self._finish(BuildStatus.ERRORED, f"preparing the workspace failed: {exc}")
+        if self.cancel.is_set():
+            return await self._finish(BuildStatus.CANCELLED, "cancelled before it started")
+        await self.store.transition_build(self.build.id, BuildStatus.RUNNING)
+        env = self._environment()
+        steps = await self._create_steps()
+        await self._note(f"building {self.build.sha[:12]} with workflow {self.build.workflow}")
+        await self._restore_cache(env)
+        status, env = await self._run_scripts(steps[: len(self.job.workflow.scripts)], env)
+        await self._collect_artifacts()
+        if status is BuildStatus.SUCCEEDED:
+            await self._save_cache(env)
+        if status is not BuildStatus.CANCELLED:
+            await self._publish(steps[len(self.job.workflow.scripts) :], env, status)
+        else:
+            await self._cancel_steps(steps[len(self.job.workflow.scripts) :])
+        return await self._finish(status, None)
+
+    async def _prepare(self) -> None:
+        await trio.to_thread.run_sync(self._make_dirs)
+        await create_workspace(self.job.mirror, self.build.sha, self.paths.workspace)
+        await self.store.set_build_fields(self.build.id, workspace=str(self.paths.workspace))
+
+    def _make_dirs(self) -> None:
+        self.paths.export_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.env_file.touch()
+        self.dirs.workspaces.mkdir(parents=True, exist_ok=True)
+
+    def _environment(self) -> dict[str, str]:
+        workflow = self.job.workflow
+        return build_environment(
+            self.build,
+            self.job.repository,
+            self.paths,
+            workflow_vars=workflow.environment.vars,
+            secrets=self.job.secrets,
+            tool_versions=workflow.environment.tool_versions,
+        )
+
+    async def _create_steps(self) -> list[Step]:
+        workflow = self.job.workflow
+        scripts = [(s, "script") for s in workflow.scripts]
+        scripts += [(s, "publishing") for s in workflow.publishing.scripts]
+        steps = [
+            Step(id=new_id(), build_id=self.build.id, index=i, name=s.name, kind=kind)
+            for i, (s, kind) in enumerate(scripts)
+        ]
+        await self.store.create_steps(steps)
+        return steps
+
+    async def _run_scripts(
+        self, steps: list[Step], env: dict[str, str]
+    ) -> tuple[BuildStatus, dict[str, str]]:
+        deadline = trio.current_time() + self.job.workflow.max_build_duration * 60
+        status = BuildStatus.SUCCEEDED
+        for step, script in zip(steps, self.job.workflow.scripts, strict=True):
+            if status is not BuildStatus.SUCCEEDED:
+                await self._skip(step, "an earlier script did not succeed")
+                continue
+            outcome = await self._run_step(step, script, env, deadline)
+            env = {**env, **read_cm_env(self.paths.env_file)}
+            if outcome in STEP_FAILURE and not (
+                outcome is StepStatus.FAILED and script.ignore_failure
+            ):
+                status = STEP_FAILURE[outcome]
+        return status, env
+
+    async def _run_step(
+        self, step: Step, script: Script, env: dict[str, str], deadline: float
+    ) -> StepStatus:
+        run, reason = script_should_run(
+            script,
+            env=env,
+            event=self.job.event,
+            changed_files=self.job.changed_files,
+            pipeline_file=self.job.pipeline_file,
+            inputs=self.job.inputs,
+        )
+        if not run:
+            await self._skip(step, reason or "its `when` does not hold")
+            return StepStatus.SKIPPED
+        if self.cancel.is_set():
+            await self.store.transition_step(step.id, StepStatus.CANCELLED)
+            return StepStatus.CANCELLED
+        cwd = self._cwd(script)
+        await self.store.transition_step(step.id, StepStatus.RUNNING)
+        await self._note(f"==> [{step.index + 1}] {step.name}", step.index)
+        if script.timeout_seconds is not None:
+            deadline = min(deadline, trio.current_time() + script.timeout_seconds)
+        argv = await trio.to_thread.run_sync(
+            process.command_for, script.script, self.scratch / f"step-{step.index}.sh"
+        )
+        outcome = await process.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            output=lambda stream, data: self._output(step.index, stream, data),
+            deadline=deadline,
+            cancel=self.cancel,
+            grace=self.grace,
+            on_start=self._record_group,
+        )
+        await self.store.transition_step(
+            step.id, outcome.status, exit_code=outcome.exit_code, error=outcome.error
+        )
+        await self._note(f"<== {step.name}: {outcome.status} ({outcome.error or 'ok'})", step.index)
+        return outcome.status
+
+    def _cwd(self, script: Script) -> Path:
+        relative = script.working_directory or self.job.workflow.working_directory or "."
+        path = (self.paths.workspace / relative).resolve()
+        if not path.is_relative_to(self.paths.workspace.resolve()):
+            return self.paths.workspace
+        return path if path.is_dir() else self.paths.workspace
+
+    async def _record_group(self, group: int) -> None:
+        await self.store.set_build_fields(self.build.id, process_group=group)
+
+    async def _output(self, step: int, stream: str, data: bytes) -> None:
+        await self.logs.send(LogChunk(self.build.id, step, stream, data))
+
+    async def _note(self, text: str, step: int = -1) -> None:
+        await self.logs.send(LogChunk(self.build.id, step, META, f"[oore] {text}\n".encode()))
+
+    async def _skip(self, step: Step, reason: str) -> None:
+        await self.store.transition_step(step.id, StepStatus.SKIPPED, error=reason)
+
+    async def _cancel_steps(self, steps: list[Step]) -> None:
+        for step in steps:
+            await self.store.transition_step(step.id, StepStatus.CANCELLED)
+
+    async def _publish(self, steps: list[Step], env: dict[str, str], status: BuildStatus) -> None:
+        # Publishing runs whatever the build's result (but not after a cancel), with its own
+        # deadline, and cannot change the build's status; its step records what happened.
+        env = {**env, "OORE_BUILD_STATUS": str(status), "CM_BUILD_STATUS": str(status)}
+        deadline = trio.current_time() + self.job.workflow.max_build_duration * 60
+        for step, script in zip(steps, self.job.workflow.publishing.scripts, strict=True):
+            await self._run_step(step, script, env, deadline)
+
+    async def _collect_artifacts(self) -> None:
+        patterns = self.job.workflow.artifacts
+        roots = (self.paths.workspace, self.paths.export_dir)
+        found = await trio.to_thread.run_sync(
+            artifacts.collect, self.build.id, patterns, roots, self.dirs.artifacts
+        )
+        for note in found.refused:
+            await self._note(note)
+        if found.artifacts:
+            await self.store.add_artifacts(found.artifacts)
+            await self._note(f"{len(found.artifacts)} artifact(s) kept")
+
+    async def _restore_cache(self, env: dict[str, str]) -> None:
+        if self.job.workflow.cache_paths:
+            for note in await trio.to_thread.run_sync(
+                cache.restore, self._cache_dir(), self.job.workflow.cache_paths, env
+            ):
+                await self._note(note)
+
+    async def _save_cache(self, env: dict[str, str]) -> None:
+        if self.job.workflow.cache_paths:
+            for note in await trio.to_thread.run_sync(
+                cache.save, self._cache_dir(), self.job.workflow.cache_paths, env
+            ):
+                await self._note(note)
+
+    def _cache_dir(self) -> Path:
+        return self.dirs.cache / self.build.repository_id / self.build.workflow
+
+    async def _finish(self, status: BuildStatus, error: str | None) -> BuildStatus:
+        await self.store.transition_build(self.build.id, status, error=error)
+        log.info("build %s (#%d) %s", self.build.id, self.build.number, status)
+        return status
+
+    async def _error_out(self, exc: Exception) -> None:
+        current = await self.store.get_build(self.build.id)
+        if not current.status.finished:
+            message = exc.message if isinstance(exc, OoreError) else f"internal error: {exc!r}"
+            await self.store.transition_build(self.build.id, BuildStatus.ERRORED, error=message)
+
+    async def _cleanup(self, status: BuildStatus) -> None:
+        keep = status in (BuildStatus.FAILED, BuildStatus.TIMED_OUT, BuildStatus.ERRORED)
+        if not keep:
+            await remove_workspace(self.paths.workspace)
+        await trio.to_thread.run_sync(shutil.rmtree, self.scratch, True)

@@ -1,0 +1,285 @@
+"""What to build for a trigger, and everything an executor needs to build it.
+
+The RepositorySupervisor's knowledge of git and of the pipeline file, kept out of the actor so
+the actor is only about the queue: fetch what the trigger needs into the repository's mirror
+(only ever from the registered clone URL), read the pipeline at the commit, select workflows,
+and later assemble a `BuildJob` (workflow with inputs applied, secrets opened, event payload,
+changed files) when a build is started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oore.actors.executor import BuildJob
+from oore.actors.messages import ManualBuild, TriggerReceived
+from oore.crypto import Sealer, aad
+from oore.errors import InvalidPipeline, NotFound, ValidationError
+from oore.git import (
+    GitError,
+    Mirror,
+    changed_files,
+    ensure_mirror,
+    fetch,
+    first_existing,
+    has_commit,
+    resolve,
+)
+from oore.ids import new_id
+from oore.model import Build, BuildStatus, Provider, Repository, Trigger, TriggerKind, utcnow
+from oore.pipeline import (
+    PIPELINE_FILES,
+    Pipeline,
+    Workflow,
+    interpolate_inputs,
+    load,
+    resolve_inputs,
+    select,
+    workflow_for_manual,
+)
+from oore.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    builds: list[Build]
+    summary: str
+    cancel_previous: frozenset[str] = frozenset()
+
+    def cancels_previous(self, workflow: str) -> bool:
+        return workflow in self.cancel_previous
+
+
+class BuildPlanner:
+    def __init__(
+        self, store: Store, sealer: Sealer, mirrors_dir: Path, *, git_timeout: float = 600
+    ) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.mirrors_dir = mirrors_dir
+        self.git_timeout = git_timeout
+
+    # --- webhook triggers -----------------------------------------------------------------
+
+    async def for_trigger(self, message: TriggerReceived) -> Plan:
+        repo = await self.store.get_repository(message.repository_id)
+        trigger = message.trigger
+        base = _build(repo, trigger, "", event_id=message.event_id)
+        try:
+            mirror = await self._mirror(repo)
+            await self._fetch_commit(mirror, trigger)
+            pipeline = await self._pipeline(repo, mirror, trigger.sha)
+        except GitError as exc:
+            reason = f"fetching {trigger.sha[:12]} failed: {exc.message}"
+            return Plan([_finished(base, "(fetch)", BuildStatus.ERRORED, reason)], reason)
+        except InvalidPipeline as exc:
+            return Plan(
+                [_finished(base, "(pipeline)", BuildStatus.ERRORED, exc.message)], exc.message
+            )
+        if pipeline is None:
+            looked = ", ".join(PIPELINE_FILES)
+            reason = f"no pipeline file at {trigger.sha[:12]} ({looked}) and none stored"
+            return Plan([_finished(base, "(none)", BuildStatus.SKIPPED, reason)], reason)
+        event = await self._payload(message.event_id)
+        return await self._select(repo, mirror, pipeline, base, trigger, event)
+
+    async def _select(
+        self,
+        repo: Repository,
+        mirror: Mirror,
+        pipeline: Pipeline,
+        base: Build,
+        trigger: Trigger,
+        event: Mapping[str, object] | None,
+    ) -> Plan:
+        builds: list[Build] = []
+        cancel_previous: set[str] = set()
+        for workflow_id, workflow in pipeline.workflows.items():
+            only = dataclasses.replace(pipeline, workflows={workflow_id: workflow})
+            changed = await self._changed(repo, mirror, workflow, trigger.sha)
+            selection = select(
+                only, trigger, env=workflow.environment.vars, event=event, changed_files=changed
+            )
+            if selection.run:
+                builds.append(dataclasses.replace(base, id=new_id(), workflow=workflow_id))
+                if workflow.triggering and workflow.triggering.cancel_previous_builds:
+                    cancel_previous.add(workflow_id)
+            for skipped_id, reason in selection.skipped:
+                builds.append(_finished(base, skipped_id, BuildStatus.SKIPPED, reason))
+        queued = [b.workflow for b in builds if b.status is BuildStatus.QUEUED]
+        summary = f"{len(queued)} build(s) queued ({', '.join(queued) or 'none'}); "
+        summary += f"{len(builds) - len(queued)} workflow(s) skipped"
+        return Plan(builds, summary, frozenset(cancel_previous))
+
+    async def _changed(
+        self, repo: Repository, mirror: Mirror, workflow: Workflow, sha: str
+    ) -> list[str] | None:
+        uses_changeset = (workflow.when is not None and workflow.when.has_changeset) or any(
+            s.when is not None and s.when.has_changeset for s in workflow.scripts
+        )
+        if not uses_changeset:
+            return None
+        last = await self.store.last_successful_build(repo.id, workflow.id)
+        return None if last is None else await changed_files(mirror, last.sha, sha)
+
+    # --- manual builds --------------------------------------------------------------------
+
+    async def for_manual(self, message: ManualBuild) -> Build:
+        repo = await self.store.get_repository(message.repository_id)
+        mirror = await self._mirror(repo)
+        sha = await self._manual_sha(mirror, message)
+        pipeline = await self._pipeline(repo, mirror, sha)
+        if pipeline is None:
+            raise NotFound(f"no pipeline file at {sha[:12]} and no stored pipeline")
+        workflow = workflow_for_manual(pipeline, message.workflow)
+        inputs = resolve_inputs(workflow, message.inputs)  # ValidationError names the input
+        trigger = Trigger(
+            provider=repo.provider,
+            kind=TriggerKind.MANUAL,
+            repo_owner=repo.owner,
+            repo_name=repo.name,
+            sha=sha,
+            branch=message.branch,
+            tag=message.tag,
+        )
+        build = _build(repo, trigger, workflow.id)
+        return dataclasses.replace(build, inputs=inputs, extra_env=dict(message.env))
+
+    async def _manual_sha(self, mirror: Mirror, message: ManualBuild) -> str:
+        if message.sha:
+            if not await has_commit(mirror, message.sha):
+                await fetch(mirror, [message.sha], timeout=self.git_timeout)
+            return message.sha
+        ref = f"refs/heads/{message.branch}" if message.branch else f"refs/tags/{message.tag}"
+        await fetch(mirror, [ref], timeout=self.git_timeout)
+        return await resolve(mirror, ref)
+
+    # --- starting a build -----------------------------------------------------------------
+
+    async def job_for(self, build: Build) -> BuildJob | str:
+        """Everything the executor needs, or the reason the build cannot run."""
+        repo = await self.store.get_repository(build.repository_id)
+        trigger = Trigger.from_json(build.trigger)
+        try:
+            mirror = await self._mirror(repo)
+            if not await has_commit(mirror, build.sha):
+                await self._fetch_commit(mirror, trigger)
+            pipeline = await self._pipeline(repo, mirror, build.sha)
+        except (GitError, InvalidPipeline) as exc:
+            return exc.message
+        workflow = pipeline.workflows.get(build.workflow) if pipeline else None
+        if workflow is None:
+            return f"workflow {build.workflow} is not in the pipeline file at {build.sha[:12]}"
+        try:
+            inputs = resolve_inputs(workflow, build.inputs)
+            workflow = _with_inputs(workflow, inputs)
+            secrets = await self._secrets(workflow)
+        except (NotFound, ValidationError) as exc:
+            return exc.message
+        except ValueError as exc:
+            return str(exc)
+        return BuildJob(
+            build=build,
+            repository=repo,
+            workflow=workflow,
+            mirror=mirror,
+            secrets=secrets,
+            event=await self._payload(build.event_id),
+            changed_files=await self._changed(repo, mirror, workflow, build.sha),
+            inputs=inputs,
+            pipeline_file=pipeline.file if pipeline else None,
+        )
+
+    async def _secrets(self, workflow: Workflow) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for group in workflow.environment.groups:
+            try:
+                sealed = await self.store.sealed_secret_group(group)
+            except NotFound:
+                raise NotFound(
+                    f"secret group {group} does not exist; create it with "
+                    f"PUT /api/secret-groups/{group}"
+                ) from None
+            for row_id, name, blob in sealed:
+                values[name] = self.sealer.open(blob, aad("secrets", row_id, "value")).decode()
+        return values
+
+    # --- shared ---------------------------------------------------------------------------
+
+    async def _mirror(self, repo: Repository) -> Mirror:
+        return await ensure_mirror(self.mirrors_dir, repo.id, repo.clone_url)
+
+    async def _fetch_commit(self, mirror: Mirror, trigger: Trigger) -> None:
+        refs = _refs_for(trigger)
+        if refs:
+            try:
+                await fetch(mirror, refs, timeout=self.git_timeout)
+            except GitError:
+                if await has_commit(mirror, trigger.sha):
+                    return
+                raise
+        if not await has_commit(mirror, trigger.sha):
+            await fetch(mirror, [trigger.sha], timeout=self.git_timeout)
+
+    async def _pipeline(self, repo: Repository, mirror: Mirror, sha: str) -> Pipeline | None:
+        found = await first_existing(mirror, sha, PIPELINE_FILES)
+        if found is not None:
+            name, content = found
+            return load(content.decode("utf-8", "replace"), name)
+        stored = await self.store.get_pipeline(repo.id)
+        return None if stored is None else load(stored, "stored pipeline")
+
+    async def _payload(self, event_id: str | None) -> Mapping[str, object] | None:
+        if event_id is None:
+            return None
+        try:
+            event = await self.store.get_event(event_id)
+            value = json.loads(event.body)
+        except (NotFound, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+
+def _refs_for(trigger: Trigger) -> list[str]:
+    if trigger.kind is TriggerKind.TAG and trigger.tag:
+        return [f"refs/tags/{trigger.tag}"]
+    if trigger.kind is TriggerKind.PULL_REQUEST and trigger.pr_number is not None:
+        if trigger.provider is Provider.GITHUB:
+            return [f"refs/pull/{trigger.pr_number}/head"]
+        return [f"refs/merge-requests/{trigger.pr_number}/head"]
+    if trigger.branch:
+        return [f"refs/heads/{trigger.branch}"]
+    return []
+
+
+def _with_inputs(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
+    scripts = tuple(
+        dataclasses.replace(s, script=interpolate_inputs(s.script, values))
+        for s in workflow.scripts
+    )
+    return dataclasses.replace(workflow, scripts=scripts)
+
+
+def _build(repo: Repository, trigger: Trigger, workflow: str, event_id: str | None = None) -> Build:
+    return Build(
+        id=new_id(),
+        repository_id=repo.id,
+        number=0,
+        workflow=workflow,
+        status=BuildStatus.QUEUED,
+        trigger=trigger.to_json(),
+        created_at=utcnow(),
+        event_id=event_id,
+    )
+
+
+def _finished(base: Build, workflow: str, status: BuildStatus, reason: str) -> Build:
+    now = utcnow()
+    return dataclasses.replace(
+        base, id=new_id(), workflow=workflow, status=status, error=reason, finished_at=now
+    )

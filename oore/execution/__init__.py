@@ -1,0 +1,1 @@
+"""Running one build on this machine: environment, processes, artifacts, cache."""

@@ -1,0 +1,114 @@
+"""The environment a build's scripts see, and the `CM_ENV` file they extend it with.
+
+The daemon's own environment is NOT inherited: only a short allow-list of ordinary variables
+(PATH, HOME, locale...) is passed on, so the admin token, encryption key and any OORE_* setting
+can never reach a build script, whatever the operator exported. On top come the workflow's
+variables, the secret groups, and the names Codemagic scripts rely on (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from oore.model import Build, Repository
+
+INHERITED = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TMPDIR", "TERM")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEREDOC = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)<<(\S+)")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildPaths:
+    workspace: Path  # the clone: CM_BUILD_DIR
+    export_dir: Path  # CM_EXPORT_DIR / OORE_ARTIFACTS_DIR: files put here become artifacts
+    env_file: Path  # CM_ENV
+
+
+def base_environment(parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    source = os.environ if parent is None else parent
+    env = {name: source[name] for name in INHERITED if name in source}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
+def build_environment(
+    build: Build,
+    repo: Repository,
+    paths: BuildPaths,
+    *,
+    workflow_vars: Mapping[str, str],
+    secrets: Mapping[str, str],
+    tool_versions: Mapping[str, str],
+    parent: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    trigger = build.trigger
+    pr = trigger.get("pr_number")
+    values = {
+        "CI": "true",
+        "OORE": "true",
+        "CONTINUOUS_INTEGRATION": "true",
+        "OORE_BUILD_ID": build.id,
+        "OORE_BUILD_NUMBER": str(build.number),
+        "OORE_COMMIT_SHA": build.sha,
+        "OORE_BRANCH": trigger.get("branch") or "",
+        "OORE_TAG": trigger.get("tag") or "",
+        "OORE_PULL_REQUEST": str(pr) if pr else "false",
+        "OORE_WORKFLOW": build.workflow,
+        "OORE_ARTIFACTS_DIR": str(paths.export_dir),
+        "CM_BUILD_DIR": str(paths.workspace),
+        "FCI_BUILD_DIR": str(paths.workspace),
+        "CM_BUILD_ID": build.id,
+        "CM_BRANCH": trigger.get("branch") or "",
+        "CM_COMMIT": build.sha,
+        "CM_TAG": trigger.get("tag") or "",
+        "CM_PULL_REQUEST": "true" if pr else "false",
+        "CM_PULL_REQUEST_NUMBER": str(pr) if pr else "",
+        "CM_REPO_SLUG": repo.full_name,
+        "CM_EXPORT_DIR": str(paths.export_dir),
+        "CM_ENV": str(paths.env_file),
+        "BUILD_NUMBER": str(build.number),
+        "PROJECT_BUILD_NUMBER": str(build.project_build_number),
+    }
+    tools = {f"OORE_{tool.upper()}_VERSION": version for tool, version in tool_versions.items()}
+    # Later wins: the workflow may override inherited values, secrets override workflow vars,
+    # and the build's own identity cannot be overridden by either.
+    return {
+        **base_environment(parent),
+        **tools,
+        **workflow_vars,
+        **build.extra_env,
+        **secrets,
+        **values,
+    }
+
+
+def read_cm_env(path: Path) -> dict[str, str]:
+    """Parse `NAME=value` lines and `NAME<<DELIM` … `DELIM` blocks a script appended to CM_ENV."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        heredoc = _HEREDOC.fullmatch(line.strip())
+        if heredoc:
+            name, delimiter = heredoc.groups()
+            block: list[str] = []
+            while index < len(lines) and lines[index] != delimiter:
+                block.append(lines[index])
+                index += 1
+            index += 1  # the delimiter line
+            values[name] = "\n".join(block)
+            continue
+        name, sep, value = line.partition("=")
+        if sep and _NAME.fullmatch(name.strip()):
+            values[name.strip()] = value
+    return values

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from oore.actors.logs import MAX_LINE, LogStreamer
+from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
+from oore.actors.runtime import mailbox
+
+
+async def _stream(tmp_path: Path, messages: list[LogMessage], cap: int = 10_000) -> str:
+    send: trio.MemorySendChannel[LogMessage]
+    inbox: trio.MemoryReceiveChannel[LogMessage]
+    send, inbox = mailbox(8)
+    streamer = LogStreamer(tmp_path / "logs", inbox, cap=cap)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(streamer.run)
+        for message in messages:
+            await send.send(message)
+        await send.aclose()
+    return (tmp_path / "logs" / "B1.log").read_text()
+
+
+async def test_secret_split_across_reads_is_masked(tmp_path: Path) -> None:
+    text = await _stream(
+        tmp_path,
+        [
+            LogOpen("B1", ("hunter2-secret",)),
+            LogChunk("B1", 0, "stdout", b"token is hunter2-se"),
+            LogChunk("B1", 0, "stdout", b"cret; done\nnext line"),
+            LogClose("B1"),
+        ],
+    )
+    assert "hunter2" not in text
+    assert text == "token is ********; done\nnext line\n"
+
+
+async def test_streams_keep_their_own_partial_lines(tmp_path: Path) -> None:
+    text = await _stream(
+        tmp_path,
+        [
+            LogChunk("B1", 0, "stdout", b"out-"),
+            LogChunk("B1", 0, "stderr", b"err-line\n"),
+            LogChunk("B1", 0, "stdout", b"line\n"),
+            LogClose("B1"),
+        ],
+    )
+    assert text.splitlines() == ["err-line", "out-line"]
+
+
+async def test_endless_line_is_cut(tmp_path: Path) -> None:
+    text = await _stream(
+        tmp_path, [LogChunk("B1", 0, "stdout", b"x" * (MAX_LINE * 2 + 10)), LogClose("B1")]
+    )
+    assert [len(line) for line in text.splitlines()] == [MAX_LINE, MAX_LINE, 10]
+
+
+async def test_size_cap_writes_one_notice(tmp_path: Path) -> None:
+    chunks: list[LogMessage] = [LogChunk("B1", 0, "stdout", b"0123456789\n") for _ in range(50)]
+    text = await _stream(tmp_path, [*chunks, LogClose("B1")], cap=100)
+    lines = text.splitlines()
+    assert lines[:9] == ["0123456789"] * 9
+    assert "log size limit of 100 bytes reached" in lines[-1]
+    assert len(lines) == 10

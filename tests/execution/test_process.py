@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+from oore.execution.process import Outcome, command_for, run
+from oore.model import StepStatus
+
+
+async def _run(
+    tmp_path: Path, script: str, *, deadline: float = 10, cancel_after: float | None = None
+) -> tuple[Outcome, list[tuple[str, bytes]], list[int]]:
+    chunks: list[tuple[str, bytes]] = []
+    groups: list[int] = []
+
+    async def output(stream: str, data: bytes) -> None:
+        chunks.append((stream, data))
+
+    async def on_start(group: int) -> None:
+        groups.append(group)
+
+    cancel = trio.Event()
+    async with trio.open_nursery() as nursery:
+        if cancel_after is not None:
+
+            async def fire() -> None:
+                await trio.sleep(cancel_after)
+                cancel.set()
+
+            nursery.start_soon(fire)
+        outcome = await run(
+            command_for(script, tmp_path / "step.sh"),
+            cwd=tmp_path,
+            env={"PATH": os.environ["PATH"], "GREETING": "hello"},
+            output=output,
+            deadline=trio.current_time() + deadline,
+            cancel=cancel,
+            grace=1,
+            on_start=on_start,
+        )
+        nursery.cancel_scope.cancel()
+    return outcome, chunks, groups
+
+
+def _alive(group: int) -> bool:
+    """Any process of the group that is not a zombie (waiting only to be reaped by init)."""
+    listing = subprocess.run(
+        ["ps", "-eo", "pgid=,stat="], capture_output=True, check=True, text=True
+    ).stdout
+    return any(
+        fields[0] == str(group) and not fields[1].startswith("Z")
+        for fields in (line.split() for line in listing.splitlines())
+        if len(fields) == 2
+    )
+
+
+async def test_output_and_exit_code(tmp_path: Path) -> None:
+    outcome, chunks, _ = await _run(tmp_path, 'echo "$GREETING"; echo oops >&2; exit 3')
+    assert (outcome.status, outcome.exit_code) == (StepStatus.FAILED, 3)
+    assert ("stdout", b"hello\n") in chunks
+    assert ("stderr", b"oops\n") in chunks
+
+
+async def test_fails_at_first_failing_command(tmp_path: Path) -> None:
+    outcome, chunks, _ = await _run(tmp_path, "false\necho after")
+    assert outcome.status is StepStatus.FAILED
+    assert all(b"after" not in data for _, data in chunks)
+
+
+async def test_shebang_picks_interpreter(tmp_path: Path) -> None:
+    outcome, chunks, _ = await _run(tmp_path, "#!/usr/bin/env python3\nprint(6 * 7)")
+    assert outcome.status is StepStatus.SUCCEEDED
+    assert b"".join(d for s, d in chunks if s == "stdout") == b"42\n"
+
+
+async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    started = time.monotonic()
+    outcome, _, groups = await _run(tmp_path, "sleep 600 & sleep 600", deadline=0.5)
+    assert outcome.status is StepStatus.TIMED_OUT
+    assert time.monotonic() - started < 5
+    assert not _alive(groups[0])
+
+
+async def test_cancel_kills_background_children(tmp_path: Path) -> None:
+    outcome, _, groups = await _run(tmp_path, "sleep 600 & sleep 600", cancel_after=0.3)
+    assert outcome.status is StepStatus.CANCELLED
+    assert not _alive(groups[0])
+
+
+async def test_background_process_does_not_outlive_a_finished_step(tmp_path: Path) -> None:
+    outcome, _, groups = await _run(tmp_path, "sleep 600 &\necho started")
+    assert outcome.status is StepStatus.SUCCEEDED
+    assert not _alive(groups[0])
+
+
+async def test_missing_interpreter_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    outcome, _, _ = await _run(tmp_path, "#!/nonexistent/interpreter\nhi")
+    assert outcome.status is StepStatus.FAILED
+    assert outcome.error is not None
+
+
+@pytest.mark.parametrize("script", ["exit 0", "true"])
+async def test_success(tmp_path: Path, script: str) -> None:
+    outcome, _, _ = await _run(tmp_path, script)
+    assert (outcome.status, outcome.exit_code) == (StepStatus.SUCCEEDED, 0)
