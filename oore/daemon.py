@@ -31,6 +31,7 @@ from oore.errors import ConfigError, CryptoError
 from oore.groups import unwrap_single
 from oore.http.app import create_app
 from oore.http.services import Services
+from oore.store.announcing import AnnouncingStore
 from oore.store.base import Store
 from oore.store.sqlite import open_sqlite_store
 
@@ -54,6 +55,7 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
         webhook_inbox: trio.MemoryReceiveChannel[str]
         webhook_send, webhook_inbox = mailbox(WEBHOOK_INBOX)
         svc = Services(settings=settings, store=store, sealer=sealer, webhook_inbox=webhook_send)
+        svc.store = AnnouncingStore(store, svc.changes)
         await _serve(svc, build_children(svc, webhook_inbox), on_ready)
 
 
@@ -111,7 +113,7 @@ def build_children(svc: Services, webhook_inbox: trio.MemoryReceiveChannel[str])
         dirs,
         max_concurrent=svc.settings.max_concurrent_builds,
     )
-    streamer = LogStreamer(paths.logs, log_inbox, cap=svc.settings.max_log_bytes)
+    streamer = LogStreamer(svc.log_hub, log_inbox, cap=svc.settings.max_log_bytes)
     ingester = WebhookIngester(svc.store, webhook_inbox, repo_send, svc.ingest_overflow)
     children = [
         ChildSpec("log-streamer", streamer.run),

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from ulid import ULID
 
+_last = ULID.from_int(0)
+
 
 def new_id() -> str:
-    return str(ULID())
+    """A new ULID, strictly greater than the previous one made by this process.
+
+    Two ULIDs made in the same millisecond would otherwise sort at random, and lists, queues
+    and sweeps rely on ids sorting in creation order (the monotonic variant of the ULID spec).
+    """
+    global _last
+    made = ULID()
+    if made.timestamp <= _last.timestamp or int(made) <= int(_last):
+        made = ULID.from_int(int(_last) + 1)
+    _last = made
+    return str(made)
 
 
 def is_id(value: str) -> bool:

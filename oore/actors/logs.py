@@ -1,42 +1,52 @@
-"""LogStreamer: the one writer of build logs.
+"""LogStreamer: the one writer of build logs, and the publisher of live lines.
 
-Executors send raw output chunks; the streamer splits them into lines (a line longer than
-`MAX_LINE` bytes is cut and continued on the next line, so one endless line cannot exhaust
-memory), masks the build's secret values on whole lines (so a secret split across two reads is
-still caught), and appends them to `<data dir>/logs/<build id>.log`. Past the per-build cap it
-writes one notice and drops the rest; the build's processes keep running and are still drained.
-Everything a burst of messages brings is written in one worker-thread call.
+Executors send raw output chunks. The streamer splits them into lines (capped at 4 KiB), masks
+the build's secret values, numbers the lines per build, appends them with their step and stream
+to the build's log file and line index, flushes, and only then publishes them to live viewers
+through the `LogHub` (so disk always holds at least what a viewer was sent). Past the per-build
+size cap it writes one notice and drops the rest; the build's processes keep running and are
+still drained. Everything a burst of messages brings is handled in one worker-thread call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
 
 import trio
 
-from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
+from oore.actors.messages import LogChunk, LogMessage, LogOpen
+from oore.logs.hub import LogHub
+from oore.logs.lines import mask, secrets_to_mask, take_lines
+from oore.logs.logfile import Batch, LogWriter
 
-MAX_LINE = 4096
-MASK = b"********"
 MAX_BATCH = 512
+META_STREAM = "oore"
 
 
 @dataclass(slots=True)
 class _BuildLog:
-    path: Path
+    writer: LogWriter
     secrets: tuple[bytes, ...]
     cap: int
-    written: int = 0
     capped: bool = False
     partial: dict[tuple[int, str], bytearray] = field(default_factory=dict)
-    file: BinaryIO | None = None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a batch of messages produced, to announce on the event loop."""
+
+    opened: list[str] = field(default_factory=list)
+    published: list[tuple[str, Batch]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
 
 
 class LogStreamer:
-    def __init__(self, logs_dir: Path, inbox: trio.MemoryReceiveChannel[LogMessage], *, cap: int):
-        self.logs_dir = logs_dir
+    def __init__(
+        self, hub: LogHub, inbox: trio.MemoryReceiveChannel[LogMessage], *, cap: int
+    ) -> None:
+        self.hub = hub
+        self.logs_dir = hub.logs_dir
         self.inbox = inbox
         self.cap = cap
         self._open: dict[str, _BuildLog] = {}
@@ -47,9 +57,11 @@ class LogStreamer:
         try:
             async for first in self.inbox:
                 batch = [first, *self._drain()]
-                await trio.to_thread.run_sync(self._apply, batch)
+                self._announce(await trio.to_thread.run_sync(self._apply, batch))
         finally:
-            self._close_all()
+            for build_id in list(self._open):
+                self._finish(build_id)
+                self.hub.close(build_id)
 
     def _drain(self) -> list[LogMessage]:
         found: list[LogMessage] = []
@@ -60,83 +72,72 @@ class LogStreamer:
                 break
         return found
 
-    def _apply(self, batch: list[LogMessage]) -> None:
-        for message in batch:
+    def _announce(self, outcome: _Outcome) -> None:
+        for build_id in outcome.opened:
+            self.hub.open(build_id)
+        for build_id, batch in outcome.published:
+            self.hub.publish(build_id, batch)
+        for build_id in outcome.closed:
+            self.hub.close(build_id)
+
+    # --- worker thread ----------------------------------------------------------------------
+
+    def _apply(self, messages: list[LogMessage]) -> _Outcome:
+        outcome = _Outcome()
+        for message in messages:
             if isinstance(message, LogOpen):
-                self._start(message)
+                self._start(message, outcome)
             elif isinstance(message, LogChunk):
-                self._chunk(message)
-            else:
-                self._finish(message)
+                self._chunk(message, outcome)
+            elif self._finish(message.build_id, outcome):
+                outcome.closed.append(message.build_id)
+        for log in self._open.values():
+            log.writer.flush()
+        return outcome
 
-    def path_of(self, build_id: str) -> Path:
-        return self.logs_dir / f"{build_id}.log"
+    def _start(self, message: LogOpen, outcome: _Outcome) -> None:
+        if message.build_id not in self._open:
+            writer = LogWriter(self.logs_dir, message.build_id)
+            secrets = secrets_to_mask(message.secrets)
+            self._open[message.build_id] = _BuildLog(writer, secrets, self.cap)
+            outcome.opened.append(message.build_id)
 
-    def _start(self, message: LogOpen) -> None:
-        secrets = tuple(s.encode() for s in message.secrets if len(s) >= 3)
-        # Longest first, so a secret that contains another is masked whole.
-        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
-        log = _BuildLog(self.path_of(message.build_id), secrets, self.cap)
-        log.file = log.path.open("ab")
-        log.written = log.path.stat().st_size
-        self._open[message.build_id] = log
-
-    def _chunk(self, message: LogChunk) -> None:
-        log = self._open.get(message.build_id)
-        if log is None:
-            self._start(LogOpen(message.build_id))
-            log = self._open[message.build_id]
+    def _chunk(self, message: LogChunk, outcome: _Outcome) -> None:
+        if message.build_id not in self._open:
+            self._start(LogOpen(message.build_id), outcome)
+        log = self._open[message.build_id]
         buffer = log.partial.setdefault((message.step, message.stream), bytearray())
         buffer.extend(message.data)
-        for line in _complete_lines(buffer):
-            self._write(log, line)
+        lines = take_lines(buffer)
+        if lines:
+            self._write(message.build_id, log, message.step, message.stream, lines, outcome)
 
-    def _finish(self, message: LogClose) -> None:
-        log = self._open.pop(message.build_id, None)
-        if log is None:
+    def _write(
+        self,
+        build_id: str,
+        log: _BuildLog,
+        step: int,
+        stream: str,
+        lines: list[bytes],
+        outcome: _Outcome,
+    ) -> None:
+        if log.capped:
             return
-        for buffer in log.partial.values():
-            if buffer:
-                self._write(log, bytes(buffer) + b"\n")
-        if log.file is not None:
-            log.file.close()
-
-    def _write(self, log: _BuildLog, line: bytes) -> None:
-        if log.capped or log.file is None:
-            return
-        line = mask(line, log.secrets)
-        if log.written + len(line) > log.cap:
+        if log.secrets:
+            lines = [mask(line, log.secrets) for line in lines]
+        if log.writer.size + sum(len(line) for line in lines) > log.cap:
             log.capped = True
             notice = f"[oore] log size limit of {log.cap} bytes reached; output is not stored\n"
-            log.file.write(notice.encode())
-        else:
-            log.file.write(line)
-            log.written += len(line)
-        log.file.flush()
+            lines, stream = [notice.encode()], META_STREAM
+        outcome.published.append((build_id, log.writer.append(step, stream, lines)))
 
-    def _close_all(self) -> None:
-        for log in self._open.values():
-            if log.file is not None:
-                log.file.close()
-        self._open.clear()
-
-
-def _complete_lines(buffer: bytearray) -> list[bytes]:
-    lines: list[bytes] = []
-    while True:
-        end = buffer.find(b"\n")
-        if end == -1 or end >= MAX_LINE:
-            if len(buffer) < MAX_LINE:
-                return lines
-            lines.append(bytes(buffer[:MAX_LINE]) + b"\n")
-            del buffer[:MAX_LINE]
-            continue
-        lines.append(bytes(buffer[: end + 1]))
-        del buffer[: end + 1]
-
-
-def mask(line: bytes, secrets: tuple[bytes, ...]) -> bytes:
-    for secret in secrets:
-        if secret in line:
-            line = line.replace(secret, MASK)
-    return line
+    def _finish(self, build_id: str, outcome: _Outcome | None = None) -> bool:
+        log = self._open.pop(build_id, None)
+        if log is None:
+            return False
+        for (step, stream), buffer in log.partial.items():
+            if buffer:
+                rest = [bytes(buffer) + b"\n"]
+                self._write(build_id, log, step, stream, rest, outcome or _Outcome())
+        log.writer.close()
+        return True

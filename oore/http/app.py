@@ -6,20 +6,35 @@ from quart import request
 from quart_trio import QuartTrio
 
 from oore.errors import PayloadTooLarge
-from oore.http import errors, events, repositories, system, tokens, webhooks
+from oore.http import (
+    builds,
+    errors,
+    events,
+    logs,
+    openapi,
+    pipelines,
+    repositories,
+    secrets,
+    system,
+    tokens,
+    webhooks,
+)
 from oore.http.auth import authenticate_request
 from oore.http.services import APP_KEY, Services
 
 
 def create_app(svc: Services) -> QuartTrio:
     app = QuartTrio("oore")
+    # "//" in a path would otherwise be answered with an HTML redirect instead of JSON.
+    app.url_map.merge_slashes = False
     app.config[APP_KEY] = svc
     app.config["MAX_CONTENT_LENGTH"] = svc.settings.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.before_request(_refuse_large_bodies)
     app.before_request(authenticate_request)
     errors.install(app)
-    for module in (system, tokens, repositories, webhooks, events):
+    blueprints = (system, tokens, repositories, webhooks, events, builds, logs, pipelines, secrets)
+    for module in (*blueprints, openapi):
         app.register_blueprint(module.blueprint)
     return app
 

@@ -23,6 +23,7 @@ from oore.model import TokenScope
 F = TypeVar("F", bound=Callable[..., Any])
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_COOKIE = "oore_session"
 TOUCH_EVERY = dt.timedelta(seconds=60)
 _PUBLIC = "_oore_public"
 _ADMIN_ONLY = "_oore_admin_only"

@@ -115,15 +115,6 @@ async def retry_build(build_id: str) -> tuple[Response, int]:
     return jsonify(present.build_summary(build)), 201
 
 
-@blueprint.get("/api/builds/<build_id>/log")
-async def get_log(build_id: str) -> Response:
-    svc = services()
-    await svc.store.get_build(build_id)
-    path = svc.paths.log_of(build_id)
-    text = await trio.to_thread.run_sync(_read_text, path)
-    return Response(text, mimetype="text/plain")
-
-
 @blueprint.get("/api/builds/<build_id>/artifacts")
 async def list_artifacts(build_id: str) -> Response:
     svc = services()
@@ -171,10 +162,3 @@ def _mapping(body: dict[str, Any], field: str, ok: Callable[[Any], bool]) -> dic
     if not isinstance(value, dict) or not all(ok(v) for v in value.values()):
         raise ValidationError(field, "must be an object of simple values")
     return value
-
-
-def _read_text(path: Any) -> str:
-    try:
-        return str(path.read_text(errors="replace"))
-    except FileNotFoundError:
-        return ""

@@ -26,4 +26,10 @@ async def read_json_object() -> dict[str, Any]:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise BadRequest("the request body must be a JSON object")
+    try:
+        # JSON may escape a lone surrogate (\ud800) that no UTF-8 text can hold; refuse it
+        # here rather than fail later when the value is encoded.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("the request body holds a lone surrogate (\\ud800-\\udfff)") from None
     return value

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from quart import Blueprint, Response, jsonify
 
 from oore import __version__
-from oore.http import repositories
+from oore.http import builds, repositories, secrets
 from oore.http.auth import public
 from oore.http.services import services
-from oore.model import EventState, Provider, TokenScope
+from oore.logs.logfile import STREAMS
+from oore.model import BuildStatus, EventState, Provider, StepStatus, TokenScope, TriggerKind
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -33,9 +34,16 @@ ERROR_DESCRIPTIONS = {
     404: "No such object.",
     409: "The request conflicts with the current state.",
     413: "The request body is over the configured limit.",
+    416: "The Range header asks for bytes the file does not have.",
     422: "A field is invalid; `error.field` names it.",
-    503: "A dependency (the store) is unavailable.",
+    503: "A dependency (the store or the build queue) is unavailable.",
 }
+JSON_MEDIA = "application/json"
+NDJSON_MEDIA = "application/x-ndjson"
+OCTETS = "application/octet-stream"
+# A success response's content: a schema name (as JSON), None (no body), or media type -> schema
+# name. An NDJSON body is text; its schema name is that of each line.
+Content = str | Mapping[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +54,22 @@ class Operation:
     path: str
     summary: str
     tag: str
-    ok: Mapping[int, tuple[str, str | None]]  # status -> (description, schema name or None)
+    ok: Mapping[int, tuple[str, Content]]  # status -> (description, content)
     errors: tuple[int, ...] = ()
     public: bool = False
-    body: str | None = None  # request-body schema name
+    body: str | None = None  # request-body schema name (JSON)
+    query: tuple[Json, ...] = ()
+    raw_body: str | None = None  # a text media type the body may be sent as instead of JSON
+    # status -> names of response headers documented in components.headers
+    headers: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Socket:
+    """A WebSocket route; OpenAPI cannot describe one, so the document lists it in x-websockets."""
+
+    path: str
+    summary: str
     query: tuple[Json, ...] = ()
 
 
@@ -186,17 +206,203 @@ def _event_detail() -> Json:
     )
 
 
-def _build_summary() -> Json:
+def _build_summary_properties() -> Json:
+    text = _nullable(_string())
+    return {
+        "id": ID,
+        "repository_id": ID,
+        "number": {"type": "integer", "minimum": 1, "description": "Per repository"},
+        "project_build_number": {"type": "integer", "description": "Per workflow"},
+        "workflow": _string(),
+        "status": _enum([s.value for s in BuildStatus]),
+        "branch": text,
+        "tag": text,
+        "sha": text,
+        "kind": _nullable(_enum([k.value for k in TriggerKind])),
+        "pr_number": _nullable({"type": "integer"}),
+        "attempt": {"type": "integer", "minimum": 1},
+        "retry_of": _nullable(ID),
+        "queue_reason": _nullable(_string(description="Why a queued build waits")),
+        "reason": _nullable(_string(description="Why it errored, was skipped or cancelled")),
+        "created_at": TIMESTAMP,
+        "started_at": _nullable(TIMESTAMP),
+        "finished_at": _nullable(TIMESTAMP),
+        "duration_seconds": _nullable({"type": "number", "minimum": 0}),
+    }
+
+
+def _build_detail() -> Json:
+    return _obj(
+        _build_summary_properties()
+        | {
+            "trigger": {"type": "object", "description": "What started the build"},
+            "event_id": _nullable(ID),
+            "inputs": {"type": "object"},
+            "env_names": {
+                "type": "array",
+                "items": _string(),
+                "description": "Names of the variables the trigger set (never their values)",
+            },
+            "queue_position": _nullable(
+                {"type": "integer", "minimum": 1, "description": "1 = next; null unless queued"}
+            ),
+            "steps": {"type": "array", "items": _ref("Step")},
+        }
+    )
+
+
+def _step() -> Json:
+    return _obj(
+        {
+            "index": {"type": "integer", "minimum": 0},
+            "name": _string(),
+            "kind": _enum(["script", "publishing"]),
+            "status": _enum([s.value for s in StepStatus]),
+            "exit_code": _nullable({"type": "integer"}),
+            "reason": _nullable(_string()),
+            "started_at": _nullable(TIMESTAMP),
+            "finished_at": _nullable(TIMESTAMP),
+            "duration_seconds": _nullable({"type": "number", "minimum": 0}),
+        }
+    )
+
+
+def _artifact() -> Json:
     return _obj(
         {
             "id": ID,
-            "repository_id": ID,
-            "number": {"type": "integer"},
-            "workflow": _string(),
-            "status": _string(),
+            "build_id": ID,
+            "name": _string(),
+            "size": {"type": "integer", "minimum": 0},
+            "sha256": _string(pattern="^[0-9a-f]{64}$"),
+            "content_type": _string(),
             "created_at": TIMESTAMP,
+            "url": _string(format="uri", description="GET it to download"),
         }
     )
+
+
+def _build_trigger() -> Json:
+    """The body `trigger_build` in builds.py accepts: a workflow and exactly one ref."""
+    ref = {
+        "branch": _string(pattern=_anchored(repositories.BRANCH), maxLength=255),
+        "tag": _string(pattern=_anchored(repositories.BRANCH), maxLength=255),
+        "sha": _string(pattern=_anchored(builds.SHA), description="A full hex commit id"),
+    }
+    env_name = f"^(?!OORE_|CM_)(?:{builds.ENV_NAME.pattern})$"
+    schema = _obj(
+        {
+            "workflow": _string(minLength=1, maxLength=100, pattern=r"\S"),
+            **{name: _nullable(value) for name, value in ref.items()},
+            "inputs": _nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
+                    "description": "Values for the workflow's `inputs`",
+                }
+            ),
+            "env": _nullable(
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": env_name},
+                    "additionalProperties": _string(),
+                    "description": "Extra build variables; OORE_ and CM_ names are reserved",
+                }
+            ),
+        },
+        ("workflow",),
+    )
+    # Exactly one of branch, tag or sha is given as a string (null counts as absent).
+    schema["oneOf"] = [
+        {"required": [name], "properties": {name: {"type": "string"}}} for name in ref
+    ]
+    return schema
+
+
+def _pipeline_issue() -> Json:
+    return _obj(
+        {
+            "file": _string(),
+            "line": _nullable({"type": "integer", "minimum": 1}),
+            "key": _nullable(_string(description="Dotted path, e.g. workflows.ios.scripts")),
+            "message": _string(),
+        }
+    )
+
+
+def _issues() -> Json:
+    return {"type": "array", "items": _ref("PipelineIssue")}
+
+
+def _workflow_ids() -> Json:
+    return {"type": "array", "items": _string(), "description": "Workflow ids that loaded"}
+
+
+def _pipeline_schemas() -> Json:
+    return {
+        "PipelineIssue": _pipeline_issue(),
+        "PipelineReport": _obj(
+            {
+                "ok": {"type": "boolean"},
+                "errors": _issues(),
+                "warnings": _issues(),
+                "workflows": _workflow_ids(),
+            }
+        ),
+        "PipelineSource": _obj(
+            {
+                "content": _string(description="The pipeline file's YAML text"),
+                "file": _string(description="Name used in messages; codemagic.yaml by default"),
+            },
+            ("content",),
+        ),
+        "PipelineStored": _obj({"workflows": _workflow_ids(), "warnings": _issues()}),
+    }
+
+
+def _secret_schemas() -> Json:
+    names = {"type": "array", "items": _string(), "description": "Variable names; never values"}
+    group = _obj({"name": _string(pattern=_anchored(secrets.GROUP)), "variables": names})
+    variables = {
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": {"pattern": _anchored(secrets.NAME)},
+        "additionalProperties": _string(maxLength=secrets.MAX_VALUE),
+        "description": "NAME: value; replaces the whole group",
+    }
+    return {
+        "SecretGroup": group,
+        "SecretGroupList": _list_of("SecretGroup"),
+        "SecretGroupPut": _obj({"variables": variables}),
+    }
+
+
+def _build_schemas() -> Json:
+    return {
+        "BuildSummary": _obj(_build_summary_properties()),
+        "Build": _build_detail(),
+        "BuildPage": _obj(
+            {
+                "items": {"type": "array", "items": _ref("BuildSummary")},
+                "next_cursor": _nullable(_string(description="Pass as ?cursor= for the next page")),
+            }
+        ),
+        "BuildTrigger": _build_trigger(),
+        "Step": _step(),
+        "StepList": _list_of("Step"),
+        "Artifact": _artifact(),
+        "ArtifactList": _list_of("Artifact"),
+        "Text": _string(),
+        "Binary": {"contentMediaType": OCTETS},
+        "LogLine": _obj(
+            {
+                "n": {"type": "integer", "minimum": 1, "description": "Line number, from 1"},
+                "step": {"type": "integer", "minimum": -1, "description": "-1: Oore's own notes"},
+                "stream": _enum(list(STREAMS)),
+                "text": _string(),
+            }
+        ),
+    }
 
 
 def _webhook_instructions() -> Json:
@@ -260,7 +466,9 @@ def schemas() -> Json:
                 "next_cursor": _nullable(_string(description="Pass as ?cursor= for the next page")),
             }
         ),
-        "BuildSummary": _build_summary(),
+        **_build_schemas(),
+        **_pipeline_schemas(),
+        **_secret_schemas(),
     }
 
 
@@ -281,13 +489,49 @@ EVENT_QUERY = (
     _query("cursor", _string(), "`next_cursor` of the previous page"),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size"),
 )
+BUILD_QUERY = (
+    _query("repository", ID, "Only builds of this repository id"),
+    _query("status", _enum([s.value for s in BuildStatus]), "Only builds in this status"),
+    _query("branch", _string(), "Only builds of this branch"),
+    _query("workflow", _string(), "Only builds of this workflow id"),
+    _query("cursor", _string(), "`next_cursor` of the previous page"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size"),
+)
+LOG_QUERY = (
+    _query("since", {"type": "integer", "minimum": 1, "default": 1}, "First line to send"),
+    _query("step", {"type": "integer", "minimum": -1}, "Only this step's lines (-1: Oore's)"),
+    _query("download", _string(), "Any value: the whole log file as an attachment"),
+)
+# name -> (description, schema, always sent)
+RESPONSE_HEADERS: dict[str, tuple[str, Json, bool]] = {
+    "X-Checksum-SHA256": (
+        "SHA-256 of the whole artifact, hex",
+        _string(pattern="^[0-9a-f]{64}$"),
+        True,
+    ),
+    "Content-Disposition": ("attachment; filename=<name>", _string(pattern="^attachment"), False),
+    "Accept-Ranges": ("Byte ranges are served", _enum(["bytes"]), True),
+    "Content-Range": ("bytes first-last/size", _string(pattern=r"^bytes \d+-\d+/\d+$"), True),
+    "ETag": ("Send as If-None-Match to get 304 while unchanged", _string(), True),
+    "X-Next-Line": (
+        "`since` for the next request (absent with ?download)",
+        _string(pattern="^[1-9][0-9]*$"),
+        False,
+    ),
+}
+LOG_CONTENT = {"text/plain": "Text", NDJSON_MEDIA: "LogLine"}
+DOWNLOAD_HEADERS = ("X-Checksum-SHA256", "Content-Disposition", "Accept-Ranges", "ETag")
 WRITE = (401, 403, 413)  # an authenticated route with a body: bad token, read scope, size
-ACK: dict[int, tuple[str, str | None]] = {
+ACK: dict[int, tuple[str, Content]] = {
     202: ("Stored; processing continues in the background", "WebhookAck")
 }
-DUPLICATE: dict[int, tuple[str, str | None]] = {
+DUPLICATE: dict[int, tuple[str, Content]] = {
     200: ("Already stored under this delivery id; nothing new", "WebhookAck")
 }
+QUEUE = 503  # asked of the RepositorySupervisor: unavailable when the build queue is not running
+ONE_BUILD = "/api/builds/{build_id}"
+STORED_PIPELINE = "/api/repositories/{repository_id}/pipeline"
+SECRET_GROUP = "/api/secret-groups/{name}"
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -363,7 +607,127 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST", "/api/webhooks/events/{event_id}/reprocess", "Process a delivery again",
         "events", {202: ("Queued again", "WebhookEventSummary")}, (401, 403, 404, 409),
     ),
+    Operation(
+        "GET", "/api/builds", "List builds, newest first", "builds",
+        {200: ("A page of builds", "BuildPage")}, (401, 422), query=BUILD_QUERY,
+    ),
+    Operation(
+        "POST", "/api/repositories/{repository_id}/builds",
+        "Start a build by hand at a branch, tag or commit", "builds",
+        {201: ("Queued", "BuildSummary")}, (400, *WRITE, 404, 409, 422, QUEUE), body="BuildTrigger",
+    ),
+    Operation(
+        "GET", ONE_BUILD, "Read a build with its steps and queue position", "builds",
+        {200: ("The build", "Build")}, (401, 404),
+    ),
+    Operation(
+        "POST", ONE_BUILD + "/cancel", "Cancel a queued or running build", "builds",
+        {202: ("Cancelling (a running build stops shortly)", "BuildSummary")},
+        (401, 403, 404, 409, QUEUE),
+    ),
+    Operation(
+        "POST", ONE_BUILD + "/retry", "Run a finished build again, as a new build", "builds",
+        {201: ("The new build (`retry_of` names this one)", "BuildSummary")},
+        (401, 403, 404, 409, QUEUE),
+    ),
+    Operation(
+        "GET", ONE_BUILD + "/steps", "A build's steps", "builds",
+        {200: ("Steps in order", "StepList")}, (401, 404),
+    ),
+    Operation(
+        "GET", ONE_BUILD + "/log",
+        "A build's log from line `since`: text, or NDJSON lines when Accept asks for it",
+        "builds",
+        {200: ("The lines (none before the build starts)", LOG_CONTENT)},
+        (401, 404, 422), query=LOG_QUERY, headers={200: ("X-Next-Line", "Content-Disposition")},
+    ),
+    Operation(
+        "GET", ONE_BUILD + "/artifacts", "A build's artifacts", "builds",
+        {200: ("Artifacts with download URLs", "ArtifactList")}, (401, 404),
+    ),
+    Operation(
+        "GET", "/api/artifacts/{artifact_id}", "Download an artifact (Range supported)",
+        "builds",
+        {
+            200: ("The whole file; its Content-Type is the artifact's", {OCTETS: "Binary"}),
+            206: ("The requested byte range", {OCTETS: "Binary"}),
+            304: ("Unchanged since the ETag sent in If-None-Match", None),
+        },
+        (401, 404, 416),
+        headers={
+            200: DOWNLOAD_HEADERS, 206: (*DOWNLOAD_HEADERS, "Content-Range"), 304: ("ETag",)
+        },
+    ),
+    Operation(
+        "POST", "/api/pipelines/validate", "Check a pipeline file; the answer lists every issue",
+        "pipelines", {200: ("The report (`ok` false when it would not load)", "PipelineReport")},
+        (400, *WRITE), body="PipelineSource", raw_body="application/yaml",
+    ),
+    Operation(
+        "GET", STORED_PIPELINE, "The repository's stored pipeline file", "pipelines",
+        {200: ("The YAML text", {"application/yaml": "Text"})}, (401, 404),
+    ),
+    Operation(
+        "PUT", STORED_PIPELINE,
+        "Store the pipeline used when a commit has no pipeline file", "pipelines",
+        {200: ("Stored", "PipelineStored")}, (400, *WRITE, 404, 422),
+        body="PipelineSource", raw_body="application/yaml",
+    ),
+    Operation(
+        "DELETE", STORED_PIPELINE, "Remove the stored pipeline", "pipelines",
+        {204: ("Removed", None)}, (401, 403, 404),
+    ),
+    Operation(
+        "GET", "/api/secret-groups", "List secret groups with variable names (never values)",
+        "secrets", {200: ("Groups", "SecretGroupList")}, (401,),
+    ),
+    Operation(
+        "GET", SECRET_GROUP, "Read a secret group's variable names", "secrets",
+        {200: ("The group", "SecretGroup")}, (401, 404),
+    ),
+    Operation(
+        "PUT", SECRET_GROUP, "Create or replace a secret group; values are stored sealed",
+        "secrets", {200: ("Stored; names only", "SecretGroup")}, (400, *WRITE, 422),
+        body="SecretGroupPut",
+    ),
+    Operation(
+        "DELETE", SECRET_GROUP, "Remove a secret group", "secrets",
+        {204: ("Removed", None)}, (401, 403, 404),
+    ),
 )  # fmt: skip
+
+
+WEBSOCKETS = (
+    Socket(
+        "/api/builds/{build_id}/logs/stream",
+        "Log lines from `since` (catch-up, then live), step changes and heartbeats, as JSON "
+        "messages; ends with {type: end, status} and close 1000",
+        (_query("since", {"type": "integer", "minimum": 1, "default": 1}, "First line to send"),),
+    ),
+    Socket(
+        "/api/events",
+        "Builds created or changed, steps changed and the queue, as they are committed; "
+        "heartbeats; {type: resync} when the client fell behind and should re-read",
+    ),
+)
+CLOSE_CODES = {
+    "4400": "A query parameter is malformed",
+    "4401": "No or bad credentials (bearer token or session cookie)",
+    "4403": "The credentials do not allow this",
+    "4404": "No such build",
+}
+
+
+def _websockets() -> Json:
+    return {
+        socket.path: {
+            "summary": socket.summary,
+            "parameters": _path_parameters(socket.path) + list(socket.query),
+            "security": [{"bearerAuth": []}],
+            "closeCodes": CLOSE_CODES,
+        }
+        for socket in WEBSOCKETS
+    }
 
 
 def _path_parameters(path: str) -> list[Json]:
@@ -376,12 +740,33 @@ def _path_parameters(path: str) -> list[Json]:
 def _responses(op: Operation) -> Json:
     out: Json = {}
     for status, (description, schema) in op.ok.items():
-        out[str(status)] = {"description": description}
+        answer: Json = {"description": description}
+        out[str(status)] = answer
         if schema is not None:
-            out[str(status)]["content"] = {"application/json": {"schema": _ref(schema)}}
+            media = {JSON_MEDIA: schema} if isinstance(schema, str) else schema
+            answer["content"] = {kind: _media(kind, name) for kind, name in media.items()}
+        if op.headers.get(status):
+            answer["headers"] = {
+                name: {"$ref": f"#/components/headers/{name}"} for name in op.headers[status]
+            }
     for status in op.errors:
         out[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     return out
+
+
+def _media(kind: str, schema: str) -> Json:
+    if kind == NDJSON_MEDIA:  # OpenAPI 3.1 has no item schema for streams; say it as an extension
+        return {"schema": _ref("Text"), "x-item-schema": _ref(schema)}
+    return {"schema": _ref(schema)}
+
+
+def _request_body(op: Operation) -> Json | None:
+    content: Json = {}
+    if op.body is not None:
+        content[JSON_MEDIA] = {"schema": _ref(op.body)}
+    if op.raw_body is not None:
+        content[op.raw_body] = {"schema": _ref("Text")}
+    return {"required": True, "content": content} if content else None
 
 
 def _operation(op: Operation) -> Json:
@@ -395,9 +780,9 @@ def _operation(op: Operation) -> Json:
     parameters = _path_parameters(op.path) + list(op.query)
     if parameters:
         out["parameters"] = parameters
-    if op.body is not None:
-        content = {"application/json": {"schema": _ref(op.body)}}
-        out["requestBody"] = {"required": True, "content": content}
+    body = _request_body(op)
+    if body is not None:
+        out["requestBody"] = body
     return out
 
 
@@ -415,12 +800,16 @@ def document(server_url: str | None = None) -> Json:
         "info": {
             "title": "Oore",
             "version": __version__,
-            "description": "Self-hosted CI: repositories, webhook intake, builds.",
+            "description": "Self-hosted CI: repositories, webhooks, builds, pipelines, secrets.",
         },
         "paths": paths,
         "components": {
             "schemas": schemas(),
             "responses": _error_responses(),
+            "headers": {
+                name: {"description": description, "schema": schema, "required": always}
+                for name, (description, schema, always) in RESPONSE_HEADERS.items()
+            },
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
@@ -430,6 +819,7 @@ def document(server_url: str | None = None) -> Json:
             },
         },
         "security": [{"bearerAuth": []}],
+        "x-websockets": _websockets(),
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]

@@ -8,6 +8,7 @@ import dataclasses
 from quart import Blueprint, Response, jsonify, request
 
 from oore.errors import BadRequest, NotFound
+from oore.http import validate as validate_fields
 from oore.http.jsonio import read_body, read_json_object
 from oore.http.services import services
 from oore.pipeline import load, validate
@@ -21,7 +22,10 @@ async def _pipeline_text() -> tuple[str, str]:
     """The file's text and name: a JSON `{"content", "file"?}` body or the raw YAML itself."""
     if request.mimetype == "application/json":
         body = await read_json_object()
+        validate_fields.unknown_fields(body, {"content", "file"})
         content, name = body.get("content"), body.get("file", "codemagic.yaml")
+        if isinstance(content, str) and len(content.encode()) > MAX_PIPELINE:
+            raise BadRequest(f"a pipeline file may be at most {MAX_PIPELINE} bytes")
         if not isinstance(content, str) or not isinstance(name, str):
             raise BadRequest('send {"content": "<yaml text>", "file": "name"}')
         return content, name

@@ -52,7 +52,7 @@ async def put_group(name: str) -> Response:
     for key, value in variables.items():
         if not NAME.fullmatch(key):
             raise ValidationError("variables", f"{key!r} is not a valid variable name")
-        if not isinstance(value, str) or len(value) > MAX_VALUE:
+        if not isinstance(value, str) or len(value.encode()) > MAX_VALUE:
             raise ValidationError("variables", f"{key}: must be a string of at most 64 KiB")
         row_id = new_id()
         sealed[key] = (row_id, svc.sealer.seal(value.encode(), aad("secrets", row_id, "value")))

@@ -15,10 +15,12 @@ import trio
 from quart import current_app
 
 from oore.actors.messages import RepositoryMessage
-from oore.actors.runtime import Doorbell
+from oore.actors.runtime import Broadcast, Doorbell
 from oore.config import Settings
 from oore.crypto import Sealer
+from oore.logs.hub import LogHub
 from oore.paths import DataPaths
+from oore.store.announcing import Change
 from oore.store.base import Store
 
 APP_KEY = "OORE_SERVICES"
@@ -32,7 +34,12 @@ class Services:
     webhook_inbox: trio.MemorySendChannel[str] | None = None
     repository_inbox: trio.MemorySendChannel[RepositoryMessage] | None = None
     ingest_overflow: Doorbell = field(default_factory=Doorbell)
+    log_hub: LogHub = field(init=False)
+    changes: Broadcast[Change] = field(default_factory=Broadcast)
     started_monotonic: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.log_hub = LogHub(self.paths.logs)
 
     @property
     def paths(self) -> DataPaths:

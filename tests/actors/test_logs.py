@@ -4,16 +4,19 @@ from pathlib import Path
 
 import trio
 
-from oore.actors.logs import MAX_LINE, LogStreamer
+from oore.actors.logs import LogStreamer
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
 from oore.actors.runtime import mailbox
+from oore.logs.hub import LogHub
+from oore.logs.lines import MAX_LINE
+from oore.logs.logfile import read_batches
 
 
 async def _stream(tmp_path: Path, messages: list[LogMessage], cap: int = 10_000) -> str:
     send: trio.MemorySendChannel[LogMessage]
     inbox: trio.MemoryReceiveChannel[LogMessage]
     send, inbox = mailbox(8)
-    streamer = LogStreamer(tmp_path / "logs", inbox, cap=cap)
+    streamer = LogStreamer(LogHub(tmp_path / "logs"), inbox, cap=cap)
     async with trio.open_nursery() as nursery:
         await nursery.start(streamer.run)
         for message in messages:
@@ -63,3 +66,24 @@ async def test_size_cap_writes_one_notice(tmp_path: Path) -> None:
     assert lines[:9] == ["0123456789"] * 9
     assert "log size limit of 100 bytes reached" in lines[-1]
     assert len(lines) == 10
+
+
+async def test_index_numbers_lines_with_step_and_stream(tmp_path: Path) -> None:
+    await _stream(
+        tmp_path,
+        [
+            LogChunk("B1", 0, "stdout", b"a\nb\n"),
+            LogChunk("B1", 0, "stderr", b"c\n"),
+            LogChunk("B1", 1, "stdout", b"d\ne\n"),
+            LogClose("B1"),
+        ],
+    )
+    batches = list(read_batches(tmp_path / "logs", "B1", 1))
+    assert [(b.first, b.step, b.stream, b.text) for b in batches] == [
+        (1, 0, "stdout", b"a\nb\n"),
+        (3, 0, "stderr", b"c\n"),
+        (4, 1, "stdout", b"d\ne\n"),
+    ]
+    from_four = list(read_batches(tmp_path / "logs", "B1", 4))
+    assert [(b.first, b.text) for b in from_four] == [(4, b"d\ne\n")]
+    assert list(read_batches(tmp_path / "logs", "B1", 2, until=4))[0].text == b"b\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -18,7 +19,8 @@ from oore.crypto import generate_token, hash_token
 from oore.http import openapi, repositories
 from oore.http.services import Services
 from oore.ids import new_id
-from oore.model import ApiToken, EventState, TokenScope, utcnow
+from oore.model import ApiToken, BuildStatus, EventState, Step, StepStatus, TokenScope, utcnow
+from tests.http.test_builds_api import add_artifact, add_build, add_repository, write_log
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 DOC_URI = "urn:oore:openapi"
@@ -29,10 +31,10 @@ def _template(rule: str) -> str:
 
 
 def app_operations(app: QuartTrio) -> dict[tuple[str, str], str]:
-    """(path template, METHOD) -> endpoint, for every route except HEAD/OPTIONS and static."""
+    """(path template, METHOD) -> endpoint, for every HTTP route except HEAD/OPTIONS and static."""
     found: dict[tuple[str, str], str] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.websocket:
             continue
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             found[(_template(rule.rule), method)] = rule.endpoint
@@ -122,6 +124,20 @@ async def test_documented_operations_equal_the_url_map(app: QuartTrio, doc: dict
     assert ("/api/openapi.json", "GET") in routed
 
 
+async def test_websocket_routes_are_listed_in_x_websockets(
+    app: QuartTrio, doc: dict[str, Any]
+) -> None:
+    sockets = {_template(r.rule): r for r in app.url_map.iter_rules() if r.websocket}
+    assert set(sockets) == set(doc["x-websockets"])
+    assert "/api/events" in sockets
+    for path, rule in sockets.items():
+        documented = doc["x-websockets"][path]
+        in_path = {p["name"] for p in documented["parameters"] if p["in"] == "path"}
+        assert in_path == set(rule.arguments), path
+        assert documented["security"] == [{"bearerAuth": []}], path
+        assert "4401" in documented["closeCodes"], path
+
+
 async def test_a_new_undocumented_route_is_noticed(app: QuartTrio, doc: dict[str, Any]) -> None:
     async def extra() -> str:
         return ""
@@ -168,13 +184,47 @@ def test_request_bodies_follow_the_handlers(doc: dict[str, Any]) -> None:
     assert schemas["TokenCreate"]["properties"]["scope"]["enum"] == ["read", "write"]
     ops = doc_operations(doc)
     bodies = {k: op["requestBody"] for k, op in ops.items() if "requestBody" in op}
-    assert set(bodies) == {
-        ("/api/tokens", "POST"),
-        ("/api/repositories", "POST"),
-        ("/api/repositories/{repository_id}", "PATCH"),
+    assert {k: list(b["content"]) for k, b in bodies.items()} == {
+        ("/api/tokens", "POST"): ["application/json"],
+        ("/api/repositories", "POST"): ["application/json"],
+        ("/api/repositories/{repository_id}", "PATCH"): ["application/json"],
+        ("/api/repositories/{repository_id}/builds", "POST"): ["application/json"],
+        ("/api/pipelines/validate", "POST"): ["application/json", "application/yaml"],
+        ("/api/repositories/{repository_id}/pipeline", "PUT"): [
+            "application/json",
+            "application/yaml",
+        ],
+        ("/api/secret-groups/{name}", "PUT"): ["application/json"],
     }
     names = [p["name"] for p in ops[("/api/webhooks/events", "GET")]["parameters"]]
     assert names == ["repository", "provider", "state", "cursor", "limit"]
+    names = [p["name"] for p in ops[("/api/builds", "GET")]["parameters"]]
+    assert names == ["repository", "status", "branch", "workflow", "cursor", "limit"]
+    trigger = schemas["BuildTrigger"]
+    assert set(trigger["properties"]) == {"workflow", "branch", "tag", "sha", "inputs", "env"}
+    assert trigger["required"] == ["workflow"]
+    assert set(schemas["SecretGroupPut"]["properties"]) == {"variables"}
+    assert set(schemas["PipelineSource"]["properties"]) == {"content", "file"}
+
+
+def test_non_json_answers_are_documented_with_their_media_type(doc: dict[str, Any]) -> None:
+    ops = doc_operations(doc)
+
+    def media(path: str, status: str) -> list[str]:
+        return list(ops[(path, "GET")]["responses"][status]["content"])
+
+    assert media("/api/builds/{build_id}/log", "200") == ["text/plain", "application/x-ndjson"]
+    assert media("/api/repositories/{repository_id}/pipeline", "200") == ["application/yaml"]
+    download = ops[("/api/artifacts/{artifact_id}", "GET")]["responses"]
+    for status in ("200", "206"):
+        assert list(download[status]["content"]) == ["application/octet-stream"]
+        assert "X-Checksum-SHA256" in download[status]["headers"]
+    assert "Content-Range" in download["206"]["headers"]
+    assert "Content-Range" not in download["200"]["headers"]
+    for key in [("/api/repositories/{repository_id}/builds", "POST")] + [
+        (f"/api/builds/{{build_id}}/{action}", "POST") for action in ("cancel", "retry")
+    ]:
+        assert "503" in ops[key]["responses"], key
 
 
 @pytest.mark.parametrize(
@@ -196,6 +246,56 @@ def test_body_schema_accepts_and_refuses_like_the_handler(
     validator = _validator(doc, "RepositoryCreate")
     assert list(validator.iter_errors(base | {field: good})) == []
     assert list(validator.iter_errors(base | {field: bad})) != []
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"workflow": "ios", "branch": "main"}, True),
+        ({"workflow": "ios", "tag": "v1", "branch": None, "sha": None}, True),
+        ({"workflow": "ios", "sha": "a" * 64, "inputs": {"n": 1, "b": True}}, True),
+        ({"workflow": "ios", "branch": "main", "env": {"FLAVOR": "beta"}}, True),
+        ({"branch": "main"}, False),
+        ({"workflow": "ios"}, False),
+        ({"workflow": "ios", "branch": "main", "tag": "v1"}, False),
+        ({"workflow": "ios", "sha": "abc"}, False),
+        ({"workflow": "ios", "branch": "main", "env": {"OORE_X": "1"}}, False),
+        ({"workflow": "ios", "branch": "main", "env": {"CM_BUILD_DIR": "/"}}, False),
+        ({"workflow": "ios", "branch": "main", "env": {"A": 1}}, False),
+        ({"workflow": "ios", "branch": "main", "inputs": ["x"]}, False),
+        ({"workflow": "ios", "branch": "main", "inputs": {"x": {"y": 1}}}, False),
+        ({"workflow": "ios", "branch": "main", "priority": 1}, False),
+    ],
+)
+async def test_trigger_schema_accepts_and_refuses_like_the_handler(
+    app: QuartTrio, doc: dict[str, Any], services: Services, body: dict[str, Any], valid: bool
+) -> None:
+    by_schema = list(_validator(doc, "BuildTrigger").iter_errors(body)) == []
+    repo = await add_repository(services)
+    admin = {"Authorization": f"Bearer {services.settings.admin_token}"}
+    url = f"/api/repositories/{repo.id}/builds"
+    response = await app.test_client().post(url, json=body, headers=admin)
+    assert (by_schema, response.status_code) == (valid, 503 if valid else 422)
+
+
+@pytest.mark.parametrize(
+    ("variables", "valid"),
+    [
+        ({"A": "x", "_B1": ""}, True),
+        ({}, False),
+        ({"1A": "x"}, False),
+        ({"A": 1}, False),
+        ({"A": "x" * (64 * 1024 + 1)}, False),
+    ],
+)
+async def test_secret_group_schema_accepts_and_refuses_like_the_handler(
+    app: QuartTrio, doc: dict[str, Any], services: Services, variables: Any, valid: bool
+) -> None:
+    body = {"variables": variables}
+    by_schema = list(_validator(doc, "SecretGroupPut").iter_errors(body)) == []
+    admin = {"Authorization": f"Bearer {services.settings.admin_token}"}
+    response = await app.test_client().put("/api/secret-groups/g", json=body, headers=admin)
+    assert (by_schema, response.status_code) == (valid, 200 if valid else 422)
 
 
 def _validator(doc: dict[str, Any], schema: str) -> jsonschema.Draft202012Validator:
@@ -236,14 +336,36 @@ class Checker:
         if "$ref" in documented:
             documented = _resolve(self.doc, documented["$ref"])
         self.seen.add((template, method))
+        for name in documented.get("headers", {}):
+            header = _resolve(self.doc, f"#/components/headers/{name}")
+            if header["required"]:
+                assert name in response.headers, (method, template, expect, name)
+            if name in response.headers:
+                errors = self._errors(header["schema"], response.headers[name])
+                assert errors == [], (template, name, errors)
         if "content" not in documented:
             assert await response.get_data() == b""
             return None
-        body = await response.get_json()
-        schema = documented["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-        errors = [e.message for e in _validator(self.doc, schema).iter_errors(body)]
+        content = documented["content"].get(response.mimetype)
+        assert content is not None, (method, template, expect, response.mimetype)
+        body: Any = await response.get_data()
+        if response.mimetype == "application/json":
+            body = await response.get_json()
+        elif response.mimetype.startswith("text/") or response.mimetype.endswith(("yaml", "json")):
+            body = body.decode()
+        errors = self._errors(content["schema"], body)
+        for line in body.splitlines() if "x-item-schema" in content else ():
+            errors += self._errors(content["x-item-schema"], json.loads(line))
         assert errors == [], (method, template, expect, errors)
         return body
+
+    def _errors(self, schema: dict[str, Any], value: Any) -> list[str]:
+        if "$ref" in schema:
+            return [
+                e.message
+                for e in _validator(self.doc, schema["$ref"].rsplit("/", 1)[1]).iter_errors(value)
+            ]
+        return [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(value)]
 
 
 async def _token(services: Services, scope: TokenScope) -> str:
@@ -270,6 +392,11 @@ async def test_real_responses_match_the_document(
     gitlab_id, secret = await _repositories(check, read, missing)
     await _webhooks_and_events(check, read, gitlab_id, secret, missing)
     await _reprocess(check, services, read, missing)
+    await _builds(check, services, read, missing)
+    await _artifacts(check, services, missing)
+    await _manual_builds(check, services, read, gitlab_id, missing)
+    await _pipelines(check, read, gitlab_id, missing)
+    await _secret_groups(check, read)
     await check("DELETE", "/api/repositories/{repository_id}", 204, repository_id=gitlab_id)
 
     assert check.seen == set(check.ops), "operations with no checked response"
@@ -360,3 +487,128 @@ async def _reprocess(
     again = await check("POST", reprocess, 202, event_id=event_id)
     assert again["state"] == "pending"
     await check("POST", reprocess, 404, event_id=missing)
+
+
+async def _builds(check: Checker, services: Services, read: dict[str, str], missing: str) -> None:
+    repo = await add_repository(services, "walk")
+    done = await add_build(
+        services, repo.id, status=BuildStatus.SUCCEEDED, started_at=utcnow(), finished_at=utcnow()
+    )
+    queued = await add_build(services, repo.id, workflow="android")
+    step = Step(new_id(), done.id, 0, "Test", StepStatus.SUCCEEDED, utcnow(), utcnow(), 0)
+    await services.store.create_steps([step])
+    builds, one = "/api/builds", "/api/builds/{build_id}"
+    page = await check("GET", builds, 200, auth=read, query_string={"repository": repo.id})
+    assert [b["id"] for b in page["items"]] == [queued.id, done.id]
+    await check("GET", builds, 422, query_string={"status": "done"})
+    await check("GET", builds, 401, auth={})
+    detail = await check("GET", one, 200, auth=read, build_id=done.id)
+    assert [s["name"] for s in detail["steps"]] == ["Test"]
+    waiting = await check("GET", one, 200, build_id=queued.id)
+    assert waiting["queue_position"] == 1
+    await check("GET", one, 404, build_id=missing)
+    await check("GET", one + "/steps", 200, build_id=done.id)
+    await check("GET", one + "/steps", 404, build_id=missing)
+    await _log(check, services, done.id, queued.id, missing)
+    await check("POST", one + "/cancel", 503, build_id=queued.id)
+    await check("POST", one + "/cancel", 404, build_id=missing)
+    await check("POST", one + "/cancel", 403, auth=read, build_id=queued.id)
+    await check("POST", one + "/retry", 503, build_id=done.id)
+    await check("POST", one + "/retry", 404, build_id=missing)
+    await check("POST", one + "/retry", 403, auth=read, build_id=done.id)
+
+
+async def _log(
+    check: Checker, services: Services, build_id: str, not_started: str, missing: str
+) -> None:
+    log = "/api/builds/{build_id}/log"
+    assert await check("GET", log, 200, build_id=not_started) == ""
+    await check("GET", log, 404, build_id=not_started, query_string={"download": "1"})
+    write_log(services, build_id, [(0, "stdout", "one"), (0, "stderr", "two")])
+    assert await check("GET", log, 200, build_id=build_id) == "one\ntwo\n"
+    ndjson = {"Accept": "application/x-ndjson"}
+    lines = await check("GET", log, 200, build_id=build_id, headers=ndjson)
+    assert [json.loads(line)["n"] for line in lines.splitlines()] == [1, 2]
+    since = {"since": "2"}
+    assert await check("GET", log, 200, build_id=build_id, query_string=since) == "two\n"
+    download = {"download": "1"}
+    assert await check("GET", log, 200, build_id=build_id, query_string=download) == "one\ntwo\n"
+    await check("GET", log, 422, build_id=build_id, query_string={"since": "0"})
+    await check("GET", log, 404, build_id=missing)
+
+
+async def _artifacts(check: Checker, services: Services, missing: str) -> None:
+    repo = await add_repository(services, "artifacts")
+    build = await add_build(services, repo.id, status=BuildStatus.SUCCEEDED)
+    artifact = await add_artifact(services, build.id, "app.apk", b"0123456789")
+    gone = await add_artifact(services, build.id, "gone.apk", b"x", keep_file=False)
+    listed = await check("GET", "/api/builds/{build_id}/artifacts", 200, build_id=build.id)
+    assert [a["id"] for a in listed["items"]] == [artifact.id, gone.id]
+    await check("GET", "/api/builds/{build_id}/artifacts", 404, build_id=missing)
+    download = "/api/artifacts/{artifact_id}"
+    assert await check("GET", download, 200, artifact_id=artifact.id) == b"0123456789"
+    ranged = {"Range": "bytes=2-5"}
+    assert await check("GET", download, 206, artifact_id=artifact.id, headers=ranged) == b"2345"
+    outside = {"Range": "bytes=50-60"}
+    await check("GET", download, 416, artifact_id=artifact.id, headers=outside)
+    response = await check.client.get(f"/api/artifacts/{artifact.id}", headers=check.admin)
+    unchanged = {"If-None-Match": response.headers["ETag"]}
+    await check("GET", download, 304, artifact_id=artifact.id, headers=unchanged)
+    await check("GET", download, 404, artifact_id=gone.id)
+    await check("GET", download, 404, artifact_id=missing)
+
+
+async def _manual_builds(
+    check: Checker, services: Services, read: dict[str, str], repository_id: str, missing: str
+) -> None:
+    trigger = "/api/repositories/{repository_id}/builds"
+    good = {"workflow": "ios", "branch": "main", "inputs": {"n": 1}, "env": {"FLAVOR": "x"}}
+    sent = {"repository_id": repository_id}
+    await check("POST", trigger, 503, json=good, **sent)
+    await check("POST", trigger, 422, json={"workflow": "ios"}, **sent)
+    await check("POST", trigger, 400, data=b"{", **sent)
+    await check("POST", trigger, 403, auth=read, json=good, **sent)
+    await check("POST", trigger, 404, json=good, repository_id=missing)
+
+
+async def _pipelines(
+    check: Checker, read: dict[str, str], repository_id: str, missing: str
+) -> None:
+    yaml = {"Content-Type": "application/yaml"}
+    good = b"workflows:\n  ios:\n    colour: blue\n    scripts: [echo hi]\n"
+    validate = "/api/pipelines/validate"
+    report = await check("POST", validate, 200, data=good, headers=yaml)
+    await check("POST", validate, 403, auth=read, data=good, headers=yaml)
+    assert (report["ok"], report["workflows"], len(report["warnings"])) == (True, ["ios"], 1)
+    broken = await check("POST", validate, 200, json={"content": "a: [", "file": "x.yaml"})
+    assert broken["ok"] is False
+    await check("POST", validate, 400, json={"file": "x.yaml"})
+    stored = "/api/repositories/{repository_id}/pipeline"
+    sent = {"repository_id": repository_id}
+    await check("GET", stored, 404, **sent)
+    answer = await check("PUT", stored, 200, data=good, headers=yaml, **sent)
+    assert answer["workflows"] == ["ios"]
+    await check("PUT", stored, 422, json={"content": "workflows: 5"}, **sent)
+    await check("PUT", stored, 400, json={"content": 5}, **sent)
+    await check("PUT", stored, 403, auth=read, data=good, headers=yaml, **sent)
+    await check("PUT", stored, 404, data=good, headers=yaml, repository_id=missing)
+    assert await check("GET", stored, 200, auth=read, **sent) == good.decode()
+    await check("DELETE", stored, 403, auth=read, **sent)
+    await check("DELETE", stored, 204, **sent)
+    await check("DELETE", stored, 404, **sent)
+
+
+async def _secret_groups(check: Checker, read: dict[str, str]) -> None:
+    one = "/api/secret-groups/{name}"
+    put = await check("PUT", one, 200, name="android", json={"variables": {"KEY": "v4lue"}})
+    assert put == {"name": "android", "variables": ["KEY"]}
+    await check("PUT", one, 422, name="android", json={"variables": {}})
+    await check("PUT", one, 400, name="android", data=b"[")
+    await check("PUT", one, 403, auth=read, name="android", json={"variables": {"K": "v"}})
+    listed = await check("GET", "/api/secret-groups", 200, auth=read)
+    assert listed == {"items": [put]}
+    assert await check("GET", one, 200, auth=read, name="android") == put
+    await check("GET", one, 404, name="ios")
+    await check("DELETE", one, 403, auth=read, name="android")
+    await check("DELETE", one, 204, name="android")
+    await check("DELETE", one, 404, name="android")

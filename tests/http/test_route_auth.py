@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 
 import pytest
+import trio
+from quart.testing.connections import WebsocketDisconnectError
 from quart_trio import QuartTrio
 
 from oore.crypto import generate_token, hash_token
@@ -45,16 +47,19 @@ class Route:
         return (self.method, self.template)
 
 
-def all_routes(app: QuartTrio) -> list[Route]:
+def all_routes(app: QuartTrio, *, websocket: bool = False) -> list[Route]:
+    """The HTTP routes, or with `websocket` the WebSocket ones, each with a random id filled in."""
     found = []
     for rule in app.url_map.iter_rules():
+        if rule.websocket is not websocket:
+            continue
         template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         url = rule.rule
         for argument in rule.arguments:
             url = re.sub(rf"<(?:[^:<>]+:)?{argument}>", new_id(), url)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append(Route(method, template, url, rule.endpoint))
-    assert len(found) >= 17
+    assert len(found) >= (2 if websocket else 17)
     return found
 
 
@@ -215,3 +220,29 @@ async def test_api_token_via_the_api_works_until_revoked(
     after = await client.get("/api/repositories", headers=read)
     assert after.status_code == 401
     assert (await after.get_json())["error"]["code"] == "unauthorized"
+
+
+async def close_code(app: QuartTrio, url: str, headers: dict[str, str]) -> int | None:
+    """The code a WebSocket is closed with at once, or None when it is accepted and stays open."""
+    async with app.test_client().websocket(url, headers=headers) as socket:
+        try:
+            # A refusal closes at once; an accepted socket stays silent until there is news.
+            with trio.move_on_after(0.3):
+                await socket.receive()
+        except WebsocketDisconnectError as exc:
+            return int(exc.args[0])
+        assert socket.accepted
+    return None
+
+
+async def test_websockets_close_4401_without_valid_credentials(
+    app: QuartTrio, services: Services, admin: dict[str, str]
+) -> None:
+    revoked = bearer(await _token(services, TokenScope.WRITE, revoked=True))
+    read = bearer(await _token(services, TokenScope.READ))
+    for route in all_routes(app, websocket=True):
+        for refused in ({}, {"Authorization": "Bearer oore_" + "x" * 43}, revoked):
+            assert await close_code(app, route.url, refused) == 4401, (route, refused)
+        for allowed in (admin, read):
+            # An unknown build is 4404: past authentication, unlike 4401.
+            assert await close_code(app, route.url, allowed) in (None, 4404), route

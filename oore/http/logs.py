@@ -1,0 +1,196 @@
+"""Build logs over HTTP and WebSocket.
+
+`GET /api/builds/{id}/log` serves lines from `since` (1-based) as text, or as NDJSON with line
+numbers when asked (`Accept: application/x-ndjson`), with `X-Next-Line` for the next request;
+`?download=1` gives the whole file. `WS /api/builds/{id}/logs/stream?since=N` sends the lines
+from N (catch-up from disk), then live lines as they are written, step changes and heartbeats,
+and at the end a message with the build's final status before closing normally.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import trio
+from quart import Blueprint, Response, request, send_file, websocket
+
+from oore.errors import NotFound, ValidationError
+from oore.http import present
+from oore.http.services import Services, services
+from oore.http.wsauth import close_with, websocket_principal
+from oore.logs.logfile import Batch, paths
+from oore.model import Build
+from oore.store.announcing import Change
+
+blueprint = Blueprint("logs", __name__)
+
+HEARTBEAT_SECONDS = 15.0
+WAIT_POLL_SECONDS = 0.5
+NDJSON = "application/x-ndjson"
+
+
+@blueprint.get("/api/builds/<build_id>/log")
+async def get_log(build_id: str) -> Response:
+    svc = services()
+    await svc.store.get_build(build_id)
+    if request.args.get("download"):
+        return await _download(svc, build_id)
+    since = _int_arg("since", 1, low=1)
+    step = _int_arg("step", None, low=-1)
+    batches = await svc.log_hub.on_disk(build_id, since)
+    if step is not None:
+        batches = [b for b in batches if b.step == step]
+    total = await svc.log_hub.lines_on_disk(build_id)
+    as_ndjson = NDJSON in request.headers.get("Accept", "")
+    body = b"".join(_ndjson(b) if as_ndjson else b.text for b in batches)
+    response = Response(body, mimetype=NDJSON if as_ndjson else "text/plain")
+    response.headers["X-Next-Line"] = str(max(total + 1, since))
+    return response
+
+
+async def _download(svc: Services, build_id: str) -> Response:
+    text_path = paths(svc.log_hub.logs_dir, build_id)[0]
+    if not await trio.Path(text_path).exists():
+        raise NotFound(f"build {build_id} has no log")
+    return await send_file(
+        text_path, mimetype="text/plain", as_attachment=True, attachment_filename=f"{build_id}.log"
+    )
+
+
+def _ndjson(batch: Batch) -> bytes:
+    lines = batch.text.decode("utf-8", "replace").split("\n")[:-1]
+    return b"".join(
+        json.dumps(
+            {"n": batch.first + i, "step": batch.step, "stream": batch.stream, "text": line}
+        ).encode()
+        + b"\n"
+        for i, line in enumerate(lines)
+    )
+
+
+def _int_arg(name: str, default: int | None, *, low: int) -> Any:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(name, "must be a whole number") from None
+    if value < low:
+        raise ValidationError(name, f"must be at least {low}")
+    return value
+
+
+@blueprint.websocket("/api/builds/<build_id>/logs/stream")
+async def stream_log(build_id: str) -> None:
+    svc = services()
+    if await websocket_principal() is None:
+        return
+    try:
+        await svc.store.get_build(build_id)
+    except NotFound:
+        await close_with(4404, f"build {build_id} not found")
+        return
+    try:
+        since = max(int(websocket.args.get("since", "1")), 1)
+    except ValueError:
+        await close_with(4400, "since must be a whole number")
+        return
+    await websocket.accept()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_heartbeats, svc, build_id)
+        nursery.start_soon(_step_changes, svc, build_id)
+        final = await _send_lines(svc, build_id, since)
+        await _send(
+            {"type": "end", "status": str(final.status), "next": await _next(svc, build_id)}
+        )
+        nursery.cancel_scope.cancel()
+    await websocket.close(1000, str(final.status))
+
+
+async def _send_lines(svc: Services, build_id: str, since: int) -> Build:
+    """Send every line from `since` until the build is over and its log complete."""
+    position = since
+    while True:
+        build = await svc.store.get_build(build_id)
+        if svc.log_hub.is_live(build_id) or build.status.finished:
+            async with aclosing(svc.log_hub.follow(build_id, position)) as lines:
+                async for batch in lines:
+                    position = batch.first + batch.count
+                    await _send(_lines_message(batch))
+            build = await svc.store.get_build(build_id)
+            if build.status.finished and not svc.log_hub.is_live(build_id):
+                return build
+        # Not started yet (queued), or its log is about to open: look again shortly.
+        await trio.sleep(WAIT_POLL_SECONDS)
+
+
+def _lines_message(batch: Batch) -> dict[str, Any]:
+    return {
+        "type": "lines",
+        "first": batch.first,
+        "step": batch.step,
+        "stream": batch.stream,
+        "text": batch.text.decode("utf-8", "replace"),
+    }
+
+
+async def _heartbeats(svc: Services, build_id: str) -> None:
+    while True:
+        await trio.sleep(HEARTBEAT_SECONDS)
+        await _send({"type": "heartbeat", "next": await _next(svc, build_id)})
+
+
+async def _step_changes(svc: Services, build_id: str) -> None:
+    with svc.changes.subscribe() as changes:
+        async for change in changes:
+            if change.step is not None and change.step.build_id == build_id:
+                await _send({"type": "step", "step": present.step(change.step)})
+
+
+async def _next(svc: Services, build_id: str) -> int:
+    return await svc.log_hub.lines_on_disk(build_id) + 1
+
+
+async def _send(message: dict[str, Any]) -> None:
+    await websocket.send(json.dumps(message))
+
+
+@blueprint.websocket("/api/events")
+async def events() -> None:
+    """Build created / changed, step changed and queue changed, as they are committed."""
+    svc = services()
+    if await websocket_principal() is None:
+        return
+    await websocket.accept()
+    with svc.changes.subscribe(buffer=256) as changes:
+        async for change in _with_heartbeats(changes):
+            if change is None:
+                await _send({"type": "heartbeat"})
+                continue
+            if changes.take_lagged():
+                # Fell behind: what was dropped is in the store; tell the client to re-read it.
+                await _send({"type": "resync"})
+            await _send(_change_message(change))
+
+
+async def _with_heartbeats(changes: Any) -> AsyncIterator[Change | None]:
+    while True:
+        with trio.move_on_after(HEARTBEAT_SECONDS) as idle:
+            change = await changes.receive.receive()
+        yield None if idle.cancelled_caught else change
+
+
+def _change_message(change: Change) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": change.kind}
+    if change.build is not None:
+        message["build"] = present.build_summary(change.build)
+    if change.step is not None:
+        message["build_id"] = change.step.build_id
+        message["step"] = present.step(change.step)
+    if change.queue is not None:
+        message["queue"] = change.queue
+    return message

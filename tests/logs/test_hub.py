@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from oore.actors.logs import LogStreamer
+from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
+from oore.actors.runtime import mailbox
+from oore.logs.hub import LogHub, _from
+from oore.logs.logfile import Batch
+
+LINES = 3000
+
+
+async def _viewer(hub: LogHub, since: int, delay: float, seen: list[bytes]) -> None:
+    async for batch in hub.follow("B1", since):
+        assert batch.first == since + len(seen), "gap or duplicate"
+        seen.extend(batch.text.splitlines())
+        await trio.sleep(delay)
+
+
+async def test_fast_slow_and_late_viewers_get_every_line_once(tmp_path: Path) -> None:
+    hub = LogHub(tmp_path / "logs")
+    send: trio.MemorySendChannel[LogMessage]
+    inbox: trio.MemoryReceiveChannel[LogMessage]
+    send, inbox = mailbox(4)
+    streamer = LogStreamer(hub, inbox, cap=10**9)
+    fast: list[bytes] = []
+    slow: list[bytes] = []
+    late: list[bytes] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(streamer.run)
+        await send.send(LogOpen("B1"))
+        # The hub has no "opened" event to wait on; the streamer opens it within a batch.
+        while not hub.is_live("B1"):  # noqa: ASYNC110
+            await trio.sleep(0.01)
+        nursery.start_soon(_viewer, hub, 1, 0, fast)
+        nursery.start_soon(_viewer, hub, 1, 0.005, slow)  # falls behind: catch-up from disk
+        for i in range(LINES):
+            await send.send(LogChunk("B1", 0, "stdout", f"line {i + 1}\n".encode()))
+            if i == LINES // 2:
+                nursery.start_soon(_viewer, hub, 10, 0, late)  # joins mid-way, from line 10
+        await send.send(LogClose("B1"))
+        with trio.fail_after(60):
+            while hub.is_live("B1"):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+        await send.aclose()
+    expected = [f"line {i + 1}".encode() for i in range(LINES)]
+    assert fast == expected
+    assert slow == expected
+    assert late == expected[9:]
+
+
+async def test_follow_of_a_finished_log_replays_and_returns(tmp_path: Path) -> None:
+    hub = LogHub(tmp_path / "logs")
+    send: trio.MemorySendChannel[LogMessage]
+    inbox: trio.MemoryReceiveChannel[LogMessage]
+    send, inbox = mailbox(4)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(LogStreamer(hub, inbox, cap=10**9).run)
+        await send.send(LogChunk("B1", 0, "stdout", b"x\ny\n"))
+        await send.send(LogClose("B1"))
+        await send.aclose()
+    batches = [b async for b in hub.follow("B1", 2)]
+    assert [(b.first, b.text) for b in batches] == [(2, b"y\n")]
+
+
+def test_from_cuts_a_batch_at_a_line() -> None:
+    batch = Batch(5, 0, "stdout", b"a\nb\nc\n")
+    assert _from(batch, 4) == batch
+    assert _from(batch, 6) == Batch(6, 0, "stdout", b"b\nc\n")
+    assert _from(batch, 8) is None
