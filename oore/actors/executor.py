@@ -244,7 +244,8 @@ class BuildExecutor:
             await self._run_step(step, script, env, deadline)
 
     async def _collect_artifacts(self) -> None:
-        patterns = self.job.workflow.artifacts
+        # Everything a script puts in CM_EXPORT_DIR is an artifact too (Codemagic's convention).
+        patterns = (*self.job.workflow.artifacts, str(self.paths.export_dir / "**" / "*"))
         roots = (self.paths.workspace, self.paths.export_dir)
         found = await trio.to_thread.run_sync(
             artifacts.collect, self.build.id, patterns, roots, self.dirs.artifacts

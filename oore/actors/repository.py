@@ -225,7 +225,8 @@ class RepositorySupervisor:
 
     async def _execute(self, build: Build, cancel: trio.Event) -> None:
         try:
-            job = await self.planner.job_for(build)
+            async with self._lock(build.repository_id):  # one git operation per repository
+                job = await self.planner.job_for(build)
             if isinstance(job, str):
                 await self.store.transition_build(build.id, BuildStatus.ERRORED, error=job)
                 return

@@ -36,12 +36,22 @@ class Mirror:
 async def ensure_mirror(mirrors_dir: Path, repository_id: str, url: str) -> Mirror:
     """The mirror of `repository_id`, created on first use; its remote follows `url`."""
     path = mirrors_dir / f"{check_repository_id(repository_id)}.git"
+    url = check_url(url)
+    if await _remote_url(path) == url:
+        return Mirror(path, url)  # the common case: one git call, and nothing written
     # `git init` on an existing repository only re-reads it, so there is no check-then-create race.
     init = ["-c", "init.defaultBranch=main", "init", "--quiet", "--bare", str(path)]
     await git_output(init, f"creating the mirror {path}", "Check that the directory is writable.")
     configure = ["--git-dir", str(path), "config", "--replace-all", "remote.origin.url"]
-    await git_output([*configure, check_url(url)], f"setting the remote of the mirror {path}")
+    await git_output([*configure, url], f"setting the remote of the mirror {path}")
     return Mirror(path, url)
+
+
+async def _remote_url(path: Path) -> str | None:
+    if not await trio.Path(path / "config").exists():
+        return None
+    result = await run_git(["--git-dir", str(path), "config", "--get", "remote.origin.url"])
+    return result.stdout.decode().strip() if result.returncode == 0 else None
 
 
 # The bound lives here, not in the caller's cancel scope, so that running out of time becomes a

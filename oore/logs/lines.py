@@ -48,7 +48,9 @@ def mask(text: bytes, secrets: tuple[bytes, ...]) -> bytes:
 
 
 def secrets_to_mask(values: tuple[str, ...]) -> tuple[bytes, ...]:
-    # Very short values would mask ordinary words; longest first so a secret containing another
-    # is masked whole.
-    found = {v.encode() for v in values if len(v) >= 3}
+    # Masking works line by line, so a multi-line secret (a PEM key, a JSON key file) is masked
+    # as each of its lines. Very short values would mask ordinary words; longest first so a
+    # secret containing another is masked whole.
+    parts = {part for value in values for part in (value, *value.splitlines())}
+    found = {part.encode() for part in parts if len(part.strip()) >= 3}
     return tuple(sorted(found, key=len, reverse=True))
