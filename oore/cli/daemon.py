@@ -1,24 +1,43 @@
-"""`oored`: run the daemon in the foreground and manage its database."""
+"""`oored`: run the daemon in the foreground, manage its database and env file, and install it
+as a launchd or systemd service. The service commands are thin: the work and its plans live in
+`oore.service`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 import asyncclick as click
 
-from oore import __version__, daemon, logsetup
-from oore.actors.runtime import SupervisorEscalation
-from oore.config import Settings, ensure_secrets, load_settings
+from oore import __version__, logsetup
+from oore.config import SYSTEM_ENV_FILE, Settings, ensure_secrets, load_settings, parse_env_file
 from oore.errors import ConfigError, OoreError
-from oore.store.sqlite import migrate as migrate_store
+from oore.service.envfile import EnvPlan, default_env_file, describe, plan_env_file
+from oore.service.layout import Layout, oored_executable, service_layout, system_env_file
+from oore.service.manager import Manager, detect, install_plan, uninstall_plan
+from oore.service.runner import DryRunner, NeedsRoot, SystemRunner, carry_out
+from oore.service.steps import Step
 
+EXIT_FAILURE = 1
 EXIT_SOFTWARE = 70  # sysexits EX_SOFTWARE: an actor kept crashing; let launchd/systemd restart us
+EXIT_NOPERM = 77  # sysexits EX_NOPERM: run it with sudo
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: fix the configuration, restarting will not help
+
+DRY_RUN = click.option(
+    "--dry-run", is_flag=True, help="Print every file it would write and command it would run."
+)
+ENV_FILE = click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The env file (default: OORE_ENV_FILE, else /etc/oore/oore.env).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +50,12 @@ def cli() -> None:
     127.0.0.1:8080, an admin token generated on first start):
         oored run
     Configuration comes from /etc/oore/oore.env (or OORE_ENV_FILE) and OORE_* variables.
+    On a build machine, `sudo oored install` makes it a launchd or systemd service.
+
+    \b
+    Example:
+        oored run
+        oored install --dry-run
     """
 
 
@@ -46,6 +71,11 @@ def cli() -> None:
     help="Overrides OORE_LOG_LEVEL.",
 )
 @click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the log (and any crash output) to this file, reopening it after rotation.",
+)
+@click.option(
     "--ready-file",
     type=click.Path(path_type=Path),
     help='Write {"url", "pid"} as JSON to this file once the daemon is serving.',
@@ -55,6 +85,7 @@ async def run(
     data_dir: Path | None,
     log_format: str | None,
     log_level: str | None,
+    log_file: Path | None,
     ready_file: Path | None,
 ) -> None:
     """Run the daemon in the foreground until SIGTERM or Ctrl-C.
@@ -63,6 +94,11 @@ async def run(
     Example:
         oored run --bind 127.0.0.1:9000 --log-format json
     """
+    # Imported here: the web stack is the slow part of start-up, and only `run` needs it.
+    from oore import daemon
+    from oore.actors.runtime import SupervisorEscalation
+    from oore.service.logfile import log_to_file
+
     overrides = {
         "OORE_BIND": bind,
         "OORE_DATA_DIR": str(data_dir) if data_dir else None,
@@ -71,6 +107,11 @@ async def run(
     }
     settings = _settings_or_exit(overrides)
     logsetup.configure(settings.log_level, settings.log_format)
+    if log_file is not None:
+        try:
+            log_to_file(log_file)
+        except OSError as exc:
+            _fail(f"cannot open the log file {log_file}: {exc.strerror}", EXIT_CONFIG)
     if settings.admin_token_file is not None:
         click.echo(f"oored: admin token is in {settings.admin_token_file}", err=True)
 
@@ -96,12 +137,298 @@ async def migrate() -> None:
     Example:
         OORE_DATA_DIR=/var/lib/oore oored migrate
     """
+    from oore.store.sqlite import migrate as migrate_store
+
     settings = _settings_or_exit({})
     applied = migrate_store(settings.database_path)
     if applied:
         click.echo(f"applied migrations {', '.join(map(str, applied))} to {settings.database_path}")
     else:
         click.echo(f"{settings.database_path} is up to date")
+
+
+@cli.command()
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write (default: OORE_ENV_FILE; else /etc/oore/oore.env as root, "
+    "or oore.env in your per-user data dir).",
+)
+@click.option("--force", is_flag=True, help="Replace the file, with a new token and key.")
+@DRY_RUN
+def init(env_file: Path | None, force: bool, dry_run: bool) -> None:
+    """Write the env file (mode 0600) with a generated admin token and encryption key.
+
+    Values already in the file are kept; only missing secrets are added. A token or key that
+    `oored run` generated into the data dir earlier is kept too, so the database's sealed
+    secrets stay readable. OORE_BIND and OORE_DATA_DIR, when set, go into a new file. No
+    secret is printed: the command says where the token is. Writing /etc/oore/oore.env needs
+    root (sudo).
+
+    \b
+    Example:
+        oored init --dry-run
+        oored init --env-file ./oore.env
+    """
+    with _reported():
+        root = os.geteuid() == 0
+        path = (
+            env_file.absolute() if env_file else default_env_file(is_root=root, environ=os.environ)
+        )
+        plan = plan_env_file(path, force=force, is_root=root, environ=os.environ)
+        _carry_out(plan.steps, dry_run)
+        _report_init(plan, root=root, force=force, dry_run=dry_run)
+
+
+def _report_init(plan: EnvPlan, *, root: bool, force: bool, dry_run: bool) -> None:
+    for line in describe(plan, dry_run=dry_run):
+        click.echo(line)
+    if force:
+        replaced = "would replace" if dry_run else "replaced"
+        click.echo(
+            f"--force {replaced} the encryption key: data sealed in an existing database with "
+            "the old key no longer opens (oored refuses to start on it)",
+            err=True,
+        )
+    if dry_run:
+        return
+    if "OORE_ADMIN_TOKEN" in plan.generated:
+        _explain_token(plan.path, root)
+    if not root and plan.path != _env_file_oored_reads():
+        click.echo(
+            f"oored reads it when OORE_ENV_FILE is set: export OORE_ENV_FILE={_q(plan.path)}"
+        )
+
+
+@cli.command()
+@ENV_FILE
+@DRY_RUN
+def install(env_file: Path | None, dry_run: bool) -> None:
+    """Install and start oored as a system service (launchd on macOS, systemd on Linux).
+
+    \b
+    Writes the env file first when it is missing (as `oored init`), creates the data dir
+    (/var/lib/oore) and log dir (/var/log/oore), writes the service file for the running
+    oored executable (by its absolute path), and starts the service. Running it again
+    updates the service. Needs root (sudo).
+
+    \b
+    Example:
+        oored install --dry-run
+        oored install --env-file /etc/oore/oore.env
+    """
+    with _reported():
+        _require_root("install", dry_run)
+        manager = detect(os.environ)
+        path = system_env_file(os.environ, env_file)
+        env = plan_env_file(path, force=False, is_root=True, environ=os.environ)
+        layout = service_layout(path, env.values, oored_executable())
+        _carry_out(install_plan(manager, layout, env.steps), dry_run)
+        for line in describe(env, dry_run=dry_run):
+            click.echo(line)
+        if not dry_run:
+            click.echo(f"oored is installed as a {manager.name} service and started.")
+            click.echo("Check it with `oored status` and `oored logs -f`.")
+            _explain_token(path, root=True)
+
+
+@cli.command()
+@ENV_FILE
+@click.option(
+    "--purge", is_flag=True, help="Also delete the data dir, log dir and env file (all builds)."
+)
+@DRY_RUN
+def uninstall(env_file: Path | None, purge: bool, dry_run: bool) -> None:
+    """Stop oored and remove its service files; --purge also deletes its data.
+
+    \b
+    Without --purge the database, env file and logs stay, so `oored install` brings
+    everything back. With --purge they are deleted for good: back up first.
+    Needs root (sudo).
+
+    \b
+    Example:
+        oored uninstall --purge --dry-run
+        oored uninstall
+    """
+    with _reported():
+        _require_root("uninstall", dry_run)
+        manager = detect(os.environ)
+        layout = _installed_layout(system_env_file(os.environ, env_file), purge=purge)
+        _carry_out(uninstall_plan(manager, layout, purge=purge), dry_run)
+
+
+@cli.command()
+@DRY_RUN
+def start(dry_run: bool) -> None:
+    """Start the installed service. Needs root (sudo).
+
+    \b
+    Example:
+        oored start
+    """
+    _manage("start", lambda manager: manager.start(), dry_run)
+
+
+@cli.command()
+@DRY_RUN
+def stop(dry_run: bool) -> None:
+    """Stop the service; running builds get OORE_SHUTDOWN_GRACE seconds to finish.
+
+    It stays installed and starts again at boot; `oored uninstall` removes it. Needs root
+    (sudo).
+
+    \b
+    Example:
+        oored stop --dry-run
+    """
+    _manage("stop", lambda manager: manager.stop(), dry_run)
+
+
+@cli.command()
+@DRY_RUN
+def restart(dry_run: bool) -> None:
+    """Restart the service (after an upgrade or an env file change). Needs root (sudo).
+
+    \b
+    Example:
+        oored restart
+    """
+    _manage("restart", lambda manager: manager.restart(), dry_run)
+
+
+@cli.command()
+@DRY_RUN
+def status(dry_run: bool) -> None:
+    """Show the service manager's view of oored (launchctl print, or systemctl status).
+
+    \b
+    Example:
+        oored status
+    """
+    _manage("status", lambda manager: manager.status(), dry_run, needs_root=False)
+
+
+@cli.command()
+@click.option(
+    "-n",
+    "--lines",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="How many lines to show.",
+)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@DRY_RUN
+def logs(lines: int, follow: bool, dry_run: bool) -> None:
+    """Show the service's log: /var/log/oore/oored.log on macOS, the journal on Linux.
+
+    \b
+    Example:
+        oored logs -n 200 -f
+    """
+    _manage("logs", lambda manager: manager.logs(lines, follow), dry_run, needs_root=False)
+
+
+@cli.command()
+async def doctor() -> None:
+    """Check that this machine can run oored with its configuration.
+
+    \b
+    Checks: git present, data dir writable, free disk space, the encryption key opens the
+    secrets sealed in the database (read-only), the listen port is free or served by oored,
+    and on macOS that xcodebuild, flutter and pod are found. Exits 1 if a check fails.
+
+    \b
+    Example:
+        oored doctor
+    """
+    from oore.service.doctor import Status, run_checks
+
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as exc:
+        click.echo(f"✗ configuration: {exc.message}")
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"✓ configuration: {settings.env_file or 'defaults and OORE_* variables'}")
+    checks = await run_checks(settings)
+    for check in checks:
+        click.echo(check.line())
+    if any(check.status is Status.FAIL for check in checks):
+        sys.exit(EXIT_FAILURE)
+
+
+def _manage(
+    command: str,
+    plan: Callable[[Manager], list[Step]],
+    dry_run: bool,
+    *,
+    needs_root: bool = True,
+) -> None:
+    with _reported():
+        if needs_root:
+            _require_root(command, dry_run)
+        _carry_out(plan(detect(os.environ)), dry_run)
+
+
+def _installed_layout(env_file: Path, *, purge: bool) -> Layout:
+    """The layout to remove; without --purge only the service files matter, so an unreadable
+    env file is no reason to stop."""
+    try:
+        values = parse_env_file(env_file) if env_file.exists() else {}
+    except ConfigError:
+        if purge:
+            raise
+        values = {}
+    return service_layout(env_file, values, Path(sys.argv[0]).absolute())
+
+
+def _carry_out(steps: list[Step], dry_run: bool) -> None:
+    if dry_run:
+        carry_out(DryRunner(click.echo), steps)
+        click.echo("(dry run: nothing was written or run)", err=True)
+    else:
+        carry_out(SystemRunner(click.echo), steps)
+
+
+def _require_root(command: str, dry_run: bool) -> None:
+    if not dry_run and os.geteuid() != 0:
+        raise NeedsRoot(
+            f"`oored {command}` changes system services and needs root: run it with sudo "
+            "(add --dry-run to see what it would do)"
+        )
+
+
+def _explain_token(path: Path, root: bool) -> None:
+    sudo = "sudo " if root else ""
+    click.echo(f"The admin token is in {path} (not shown here); read it with:")
+    click.echo(f"    {sudo}grep OORE_ADMIN_TOKEN {_q(path)}")
+    click.echo("Back up that file with the database: stored secrets open only with its key.")
+
+
+def _env_file_oored_reads() -> Path | None:
+    named = os.environ.get("OORE_ENV_FILE", "")
+    return Path(named).absolute() if named else SYSTEM_ENV_FILE
+
+
+def _q(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """One line on stderr and a distinct exit status for each kind of failure; no traceback."""
+    try:
+        yield
+    except NeedsRoot as exc:
+        _fail(exc.message, EXIT_NOPERM)
+    except ConfigError as exc:
+        _fail(exc.message, EXIT_CONFIG)
+    except OoreError as exc:
+        _fail(exc.message, EXIT_FAILURE)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}", EXIT_FAILURE)
 
 
 def _settings_or_exit(overrides: Mapping[str, str | None]) -> Settings:

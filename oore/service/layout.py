@@ -1,0 +1,79 @@
+"""Where an installed `oored` lives: its executable, env file, data and log directories, and the
+numbers the service files derive from the settings (stop timeout, file limit).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from oore.config import SYSTEM_ENV_FILE, load_settings
+from oore.service.runner import ServiceError
+
+LOG_DIR = Path("/var/log/oore")
+LOG_FILE_NAME = "oored.log"
+OPEN_FILES = 65536
+# After the shutdown grace, oored still cancels builds (killing their process groups) and closes
+# the store; the service manager must not SIGKILL it while it does.
+STOP_MARGIN_SECONDS = 30
+# A path that cannot exist (a file is not a directory), so load_settings reads no env file.
+NO_ENV_FILE = Path("/dev/null/oore.env")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    oored: Path
+    env_file: Path
+    data_dir: Path
+    shutdown_grace: float
+    log_dir: Path = LOG_DIR
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / LOG_FILE_NAME
+
+    @property
+    def home(self) -> Path:
+        """HOME for the daemon and its builds: tool caches (pub, Gradle, CocoaPods) go here."""
+        return self.data_dir / "home"
+
+    @property
+    def stop_timeout(self) -> int:
+        return math.ceil(self.shutdown_grace) + STOP_MARGIN_SECONDS
+
+
+def service_layout(env_file: Path, values: Mapping[str, str], oored: Path) -> Layout:
+    """The layout for a service whose env file will hold `values` (validated as oored would)."""
+    settings = load_settings(dict(values), is_root=True, system_env_file=NO_ENV_FILE)
+    return Layout(
+        oored=oored,
+        env_file=env_file,
+        data_dir=settings.data_dir,
+        shutdown_grace=settings.shutdown_grace,
+    )
+
+
+def system_env_file(environ: Mapping[str, str], given: Path | None) -> Path:
+    """`--env-file`, else OORE_ENV_FILE, else /etc/oore/oore.env."""
+    if given is not None:
+        return given.absolute()
+    named = environ.get("OORE_ENV_FILE", "")
+    return Path(named).absolute() if named else SYSTEM_ENV_FILE
+
+
+def oored_executable(argv0: str = sys.argv[0]) -> Path:
+    """The absolute path of the running `oored`, which the service files will start."""
+    candidate = Path(argv0)
+    if candidate.name == "oored" and candidate.is_file():
+        return candidate.absolute()
+    found = shutil.which("oored")
+    if found is None:
+        raise ServiceError(
+            "cannot find the oored executable; run this command by its full path, "
+            "such as: sudo /opt/oore/bin/oored install"
+        )
+    return Path(found).absolute()
