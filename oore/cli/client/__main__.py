@@ -1,0 +1,3 @@
+from oore.cli.client.app import main
+
+main()

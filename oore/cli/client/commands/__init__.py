@@ -1,0 +1,1 @@
+"""The `oore` command groups, one module each; every module exports its `COMMANDS`."""

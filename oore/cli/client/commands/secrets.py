@@ -1,0 +1,145 @@
+"""`oore secrets list|show|set|delete`: secret groups, whose values go in and never come out.
+
+Values are never printed, not even back to the person who typed them; a value given as `NAME`
+alone is asked for with hidden input, so it stays out of shell history.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import asyncclick as click
+
+from oore.cli.client.commands.common import read_secret
+from oore.cli.client.errors import invalid
+from oore.cli.client.session import Session, pass_session
+
+ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
+
+
+@click.group()
+def secrets() -> None:
+    """Manage secret groups (the `environment.groups` of a workflow).
+
+    \b
+    Example:
+        oore secrets set signing --from-env-file signing.env
+        oore secrets list
+    """
+
+
+@secrets.command("list")
+@pass_session
+async def list_groups(session: Session) -> None:
+    """List secret groups and their variable names (values are never shown).
+
+    \b
+    Example:
+        oore secrets list
+    """
+    async with session.api() as api:
+        data = await api.get("/api/secret-groups")
+    if session.json:
+        return session.out.json(data)
+    rows = [[g["name"], ", ".join(g["variables"])] for g in data["items"]]
+    session.out.table(["GROUP", "VARIABLES"], rows)
+
+
+@secrets.command("show")
+@click.argument("group")
+@pass_session
+async def show_group(session: Session, group: str) -> None:
+    """List the variable names of one secret group.
+
+    \b
+    Example:
+        oore secrets show signing
+    """
+    async with session.api() as api:
+        data = await api.get(f"/api/secret-groups/{group}")
+    if session.json:
+        return session.out.json(data)
+    for name in data["variables"]:
+        session.out.line(name)
+
+
+@secrets.command("set")
+@click.argument("group")
+@click.argument("assignments", nargs=-1, metavar="[NAME=VALUE|NAME]...")
+@click.option(
+    "--from-env-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read NAME=value lines (`export`, quotes and # comments allowed).",
+)
+@pass_session
+async def set_group(
+    session: Session, group: str, assignments: tuple[str, ...], from_env_file: Path | None
+) -> None:
+    """Create or replace GROUP with the given variables (the group's old variables go).
+
+    A NAME without =VALUE is asked for with hidden input (read as a line of stdin when that is
+    not a terminal). Values are never printed.
+
+    \b
+    Example:
+        oore secrets set signing --from-env-file signing.env
+        oore secrets set deploy API_KEY          # asks for the value
+        oore secrets set deploy REGION=eu-west-1 API_KEY
+    """
+    variables = read_env_file(from_env_file) if from_env_file else {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        variables[name] = value if sep else await read_secret(name)
+    if not variables:
+        raise invalid("give NAME=VALUE arguments or --from-env-file")
+    async with session.api() as api:
+        answer = await api.json("PUT", f"/api/secret-groups/{group}", body={"variables": variables})
+    if session.json:
+        return session.out.json(answer)
+    session.out.line(f"stored {len(answer['variables'])} variable(s) in {answer['name']}")
+
+
+@secrets.command("delete")
+@click.argument("group")
+@pass_session
+async def delete_group(session: Session, group: str) -> None:
+    """Remove a secret group.
+
+    \b
+    Example:
+        oore secrets delete signing
+    """
+    async with session.api() as api:
+        await api.json("DELETE", f"/api/secret-groups/{group}")
+    if session.json:
+        return session.out.json({"name": group, "deleted": True})
+    session.out.line(f"removed secret group {group}")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise invalid(f"cannot read {path}: {exc}") from None
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = ENV_LINE.fullmatch(stripped)
+        value = _unquote(match.group(2)) if match else None
+        if match is None or value is None:
+            # The line number only: the line may well hold a secret.
+            raise invalid(f"{path}:{number}: expected NAME=value, NAME='value' or NAME=\"value\"")
+        found[match.group(1)] = value
+    return found
+
+
+def _unquote(value: str) -> str | None:
+    if value[:1] in ("'", '"'):
+        return value[1:-1] if len(value) >= 2 and value[-1] == value[0] else None
+    return value
+
+
+COMMANDS = (secrets,)
