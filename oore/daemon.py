@@ -30,6 +30,7 @@ from oore.crypto import Sealer, aad
 from oore.errors import ConfigError, CryptoError
 from oore.groups import unwrap_single
 from oore.http.app import create_app
+from oore.http.fastpath import WebhookFastPath
 from oore.http.services import Services
 from oore.store.announcing import AnnouncingStore
 from oore.store.base import Store
@@ -138,7 +139,7 @@ async def _serve_http(
 ) -> None:
     try:
         await serve(
-            create_app(svc),
+            WebhookFastPath(create_app(svc), svc),
             _hypercorn_config(svc),
             shutdown_trigger=shutdown.wait,
             task_status=task_status,

@@ -32,6 +32,7 @@ from oore.store.base import Store
 log = logging.getLogger("oore.actors.executor")
 
 META = "oore"
+LOG_FLUSH_WAIT = 10.0
 STEP_FAILURE = {
     StepStatus.FAILED: BuildStatus.FAILED,
     StepStatus.TIMED_OUT: BuildStatus.TIMED_OUT,
@@ -86,27 +87,42 @@ class BuildExecutor:
         )
 
     async def run(self) -> BuildStatus:
-        """Run the build to a final status; recorded in the store before returning."""
+        """Run the build to a final status, recorded once its whole log is on disk.
+
+        Cancelled (the daemon stopping past its grace), the build is left as it is: its process
+        groups are gone, and the next start marks it interrupted and queues it again.
+        """
         await self.logs.send(LogOpen(self.build.id, tuple(self.job.secrets.values())))
-        status = BuildStatus.ERRORED
+        result: tuple[BuildStatus, str | None] | None = None
         try:
-            status = await self._run()
+            result = await self._run()
         except Exception as exc:
             log.exception("build %s: executor failed", self.build.id)
-            await self._error_out(exc)
+            message = exc.message if isinstance(exc, OoreError) else f"internal error: {exc!r}"
+            result = (BuildStatus.ERRORED, message)
         finally:
             with trio.CancelScope(shield=True):
-                await self.logs.send(LogClose(self.build.id))
-                await self._cleanup(status)
-        return status
+                await self._close_log()
+                if result is not None:
+                    await self._finish(*result)
+                await self._cleanup(result[0] if result else BuildStatus.ERRORED)
+        return result[0]
 
-    async def _run(self) -> BuildStatus:
+    async def _close_log(self) -> None:
+        # Wait (bounded) until the streamer has the last line on disk, so that whoever sees
+        # the build finished reads its whole log.
+        written = trio.Event()
+        await self.logs.send(LogClose(self.build.id, written))
+        with trio.move_on_after(LOG_FLUSH_WAIT):
+            await written.wait()
+
+    async def _run(self) -> tuple[BuildStatus, str | None]:
         try:
             await self._prepare()
         except OoreError as exc:
-            return await self._finish(BuildStatus.ERRORED, f"preparing the workspace failed: {exc}")
+            return BuildStatus.ERRORED, f"preparing the workspace failed: {exc}"
         if self.cancel.is_set():
-            return await self._finish(BuildStatus.CANCELLED, "cancelled before it started")
+            return BuildStatus.CANCELLED, "cancelled before it started"
         await self.store.transition_build(self.build.id, BuildStatus.RUNNING)
         env = self._environment()
         steps = await self._create_steps()
@@ -120,7 +136,7 @@ class BuildExecutor:
             await self._publish(steps[len(self.job.workflow.scripts) :], env, status)
         else:
             await self._cancel_steps(steps[len(self.job.workflow.scripts) :])
-        return await self._finish(status, None)
+        return status, None
 
     async def _prepare(self) -> None:
         await trio.to_thread.run_sync(self._make_dirs)
@@ -273,16 +289,12 @@ class BuildExecutor:
     def _cache_dir(self) -> Path:
         return self.dirs.cache / self.build.repository_id / self.build.workflow
 
-    async def _finish(self, status: BuildStatus, error: str | None) -> BuildStatus:
+    async def _finish(self, status: BuildStatus, error: str | None) -> None:
+        current = await self.store.get_build(self.build.id)
+        if current.status.finished:
+            return
         await self.store.transition_build(self.build.id, status, error=error)
         log.info("build %s (#%d) %s", self.build.id, self.build.number, status)
-        return status
-
-    async def _error_out(self, exc: Exception) -> None:
-        current = await self.store.get_build(self.build.id)
-        if not current.status.finished:
-            message = exc.message if isinstance(exc, OoreError) else f"internal error: {exc!r}"
-            await self.store.transition_build(self.build.id, BuildStatus.ERRORED, error=message)
 
     async def _cleanup(self, status: BuildStatus) -> None:
         keep = status in (BuildStatus.FAILED, BuildStatus.TIMED_OUT, BuildStatus.ERRORED)

@@ -35,7 +35,7 @@ class WebhookIngester:
         overflow: Doorbell,
         *,
         sweep_every: float = 30.0,
-        resend_after: float = 60.0,
+        resend_after: float = 300.0,
     ) -> None:
         self.store = store
         self.inbox = inbox

@@ -39,6 +39,7 @@ class _Outcome:
     opened: list[str] = field(default_factory=list)
     published: list[tuple[str, Batch]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    written: list[trio.Event] = field(default_factory=list)
 
 
 class LogStreamer:
@@ -79,6 +80,8 @@ class LogStreamer:
             self.hub.publish(build_id, batch)
         for build_id in outcome.closed:
             self.hub.close(build_id)
+        for written in outcome.written:
+            written.set()
 
     # --- worker thread ----------------------------------------------------------------------
 
@@ -89,8 +92,11 @@ class LogStreamer:
                 self._start(message, outcome)
             elif isinstance(message, LogChunk):
                 self._chunk(message, outcome)
-            elif self._finish(message.build_id, outcome):
-                outcome.closed.append(message.build_id)
+            else:
+                if self._finish(message.build_id, outcome):
+                    outcome.closed.append(message.build_id)
+                if message.written is not None:
+                    outcome.written.append(message.written)
         for log in self._open.values():
             log.writer.flush()
         return outcome

@@ -44,9 +44,13 @@ class LogChunk:
 
 @dataclass(frozen=True, slots=True)
 class LogClose:
-    """BuildExecutor → LogStreamer: the build's output is complete; flush partial lines."""
+    """BuildExecutor → LogStreamer: the build's output is complete; flush partial lines.
+
+    `written` (when given) is set once everything is on disk.
+    """
 
     build_id: str
+    written: trio.Event | None = None
 
 
 LogMessage = LogOpen | LogChunk | LogClose

@@ -21,6 +21,7 @@ from oore.actors.messages import ManualBuild, TriggerReceived
 from oore.crypto import Sealer, aad
 from oore.errors import InvalidPipeline, NotFound, ValidationError
 from oore.git import (
+    FetchError,
     GitError,
     Mirror,
     changed_files,
@@ -28,6 +29,7 @@ from oore.git import (
     fetch,
     first_existing,
     has_commit,
+    redact,
     resolve,
 )
 from oore.ids import new_id
@@ -43,6 +45,8 @@ from oore.pipeline import (
     workflow_for_manual,
 )
 from oore.store.base import Store
+
+FILE_CACHE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class BuildPlanner:
         self.sealer = sealer
         self.mirrors_dir = mirrors_dir
         self.git_timeout = git_timeout
+        self._files: dict[tuple[str, str], tuple[str, bytes] | None] = {}
 
     # --- webhook triggers -----------------------------------------------------------------
 
@@ -156,7 +161,13 @@ class BuildPlanner:
                 await fetch(mirror, [message.sha], timeout=self.git_timeout)
             return message.sha
         ref = f"refs/heads/{message.branch}" if message.branch else f"refs/tags/{message.tag}"
-        await fetch(mirror, [ref], timeout=self.git_timeout)
+        try:
+            await fetch(mirror, [ref], timeout=self.git_timeout)
+        except FetchError as exc:
+            if "couldn't find remote ref" not in exc.message:
+                raise
+            field = "branch" if message.branch else "tag"
+            raise ValidationError(field, f"{ref} does not exist in {redact(mirror.url)}") from exc
         return await resolve(mirror, ref)
 
     # --- starting a build -----------------------------------------------------------------
@@ -215,6 +226,10 @@ class BuildPlanner:
         return await ensure_mirror(self.mirrors_dir, repo.id, repo.clone_url)
 
     async def _fetch_commit(self, mirror: Mirror, trigger: Trigger) -> None:
+        # Builds run the trigger's sha, never a ref's tip; a commit already here (redelivery,
+        # a second workflow, a retry) needs no network round trip.
+        if await has_commit(mirror, trigger.sha):
+            return
         refs = _refs_for(trigger)
         if refs:
             try:
@@ -227,7 +242,12 @@ class BuildPlanner:
             await fetch(mirror, [trigger.sha], timeout=self.git_timeout)
 
     async def _pipeline(self, repo: Repository, mirror: Mirror, sha: str) -> Pipeline | None:
-        found = await first_existing(mirror, sha, PIPELINE_FILES)
+        key = (str(mirror.path), sha)
+        if key not in self._files:  # a commit's files never change: look each up once
+            if len(self._files) >= FILE_CACHE:
+                self._files.clear()
+            self._files[key] = await first_existing(mirror, sha, PIPELINE_FILES)
+        found = self._files[key]
         if found is not None:
             name, content = found
             return load(content.decode("utf-8", "replace"), name)

@@ -65,6 +65,7 @@ class RepositorySupervisor:
         self._wake = Doorbell()
         self._ended = Doorbell()
         self._draining = False
+        self._planning: set[str] = set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self.recover()
@@ -128,7 +129,19 @@ class RepositorySupervisor:
         await reply(channel, answer)
 
     async def _on_trigger(self, message: TriggerReceived) -> None:
+        if message.event_id in self._planning:
+            return  # sent again (sweep) while still being planned
+        self._planning.add(message.event_id)
+        try:
+            await self._plan_trigger(message)
+        finally:
+            self._planning.discard(message.event_id)
+
+    async def _plan_trigger(self, message: TriggerReceived) -> None:
         async with self._lock(message.repository_id):
+            event = await self.store.get_event(message.event_id)
+            if event.state is not EventState.PENDING:
+                return  # handled already: a redelivery, or a sweep racing the first send
             plan = await self.planner.for_trigger(message)
             created = await self.store.create_builds_for_event(
                 message.event_id, plan.builds, plan.summary, message.trigger.to_json()

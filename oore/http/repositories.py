@@ -76,6 +76,7 @@ async def create_repository() -> tuple[Response, int]:
     )
     svc = services()
     await svc.store.create_repository(repo, _seal_secret(svc, repo, secret))
+    svc.intake.forget()
     created = await svc.store.get_repository(repo.id)
     return jsonify(_with_webhook(svc, created) | {"webhook_secret": secret}), 201
 
@@ -102,13 +103,16 @@ async def update_repository(repository_id: str) -> Response:
     secret = _secret(body)
     secrets = _seal_secret(svc, repo, secret) if secret else None
     updated = await svc.store.update_repository(repository_id, _updatable_fields(body), secrets)
+    svc.intake.forget()
     extra = {"webhook_secret": secret} if secret else {}
     return jsonify(_with_webhook(svc, updated) | extra)
 
 
 @blueprint.delete("/api/repositories/<repository_id>")
 async def delete_repository(repository_id: str) -> tuple[str, int]:
-    await services().store.delete_repository(repository_id)
+    svc = services()
+    await svc.store.delete_repository(repository_id)
+    svc.intake.forget()
     return "", 204
 
 

@@ -22,6 +22,7 @@ from oore.logs.hub import LogHub
 from oore.paths import DataPaths
 from oore.store.announcing import Change
 from oore.store.base import Store
+from oore.webhooks.intake import Intake
 
 APP_KEY = "OORE_SERVICES"
 
@@ -38,8 +39,17 @@ class Services:
     changes: Broadcast[Change] = field(default_factory=Broadcast)
     started_monotonic: float = field(default_factory=time.monotonic)
 
+    intake: Intake = field(init=False)
+
     def __post_init__(self) -> None:
         self.log_hub = LogHub(self.paths.logs)
+        self.intake = Intake(
+            self.store,
+            self.sealer,
+            shared_github_secret=self.settings.github_webhook_secret,
+            gitlab_token_key=self.gitlab_token_key,
+            kick=self.kick_ingester,
+        )
 
     @property
     def paths(self) -> DataPaths:

@@ -57,6 +57,14 @@ def identify(body: bytes) -> RepoIdentity | None:
         return None
 
 
+def identify_object(payload: dict[str, object]) -> RepoIdentity | None:
+    """`identify` for a payload already parsed (the receiver parses each body once)."""
+    try:
+        return _identity(payload)
+    except PayloadError:
+        return None
+
+
 def installation_id(body: bytes) -> int | None:
     """The GitHub App installation that sent the delivery, if any."""
     try:

@@ -68,6 +68,14 @@ def project_id(body: bytes) -> int | None:
         return None
 
 
+def project_id_of(payload: dict[str, object]) -> int | None:
+    """`project_id` for a payload already parsed."""
+    try:
+        return _project_id(payload)
+    except PayloadError:
+        return None
+
+
 def _check_object_kind(payload: dict[str, object], expected: str, event_type: str) -> None:
     kind = payload.get("object_kind")
     if kind is not None and kind != expected:
