@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -79,3 +80,44 @@ def summary_ms(latencies: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(ms, 99), 2),
         "max_ms": round(max(ms), 2),
     }
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's high-water mark of resident memory (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process (all its threads) has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median_figures(runs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The median of every numeric figure over repeated runs; a figure a run lacks counts as 0.
+
+    A figure that is not a number in some run (None: it timed out) has no median.
+    """
+    keys = dict.fromkeys(key for run in runs for key, value in run.items() if _numeric(value))
+    medians: dict[str, float | None] = {}
+    for key in keys:
+        values = [run.get(key, 0) for run in runs]
+        ok = all(_numeric(v) for v in values)
+        medians[key] = round(statistics.median(values), 2) if ok else None
+    return medians
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent busy since boot (from /proc/stat), in seconds."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

@@ -21,7 +21,7 @@ from oore import __version__
 from oore.actors.executor import Dirs
 from oore.actors.ingester import WebhookIngester
 from oore.actors.logs import LogStreamer
-from oore.actors.messages import LogMessage, RepositoryMessage
+from oore.actors.messages import IngestRequest, LogMessage, RepositoryMessage
 from oore.actors.planner import BuildPlanner
 from oore.actors.repository import RepositorySupervisor
 from oore.actors.runtime import ChildSpec, Supervisor, mailbox
@@ -52,8 +52,8 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
     sealer = Sealer(settings.encryption_key)
     async with open_sqlite_store(settings.database_path) as store:
         await verify_key(store, sealer, settings)
-        webhook_send: trio.MemorySendChannel[str]
-        webhook_inbox: trio.MemoryReceiveChannel[str]
+        webhook_send: trio.MemorySendChannel[IngestRequest]
+        webhook_inbox: trio.MemoryReceiveChannel[IngestRequest]
         webhook_send, webhook_inbox = mailbox(WEBHOOK_INBOX)
         svc = Services(settings=settings, store=store, sealer=sealer, webhook_inbox=webhook_send)
         svc.store = AnnouncingStore(store, svc.changes)
@@ -94,7 +94,9 @@ async def _start_and_wait(
         await http_done.wait()
 
 
-def build_children(svc: Services, webhook_inbox: trio.MemoryReceiveChannel[str]) -> Actors:
+def build_children(
+    svc: Services, webhook_inbox: trio.MemoryReceiveChannel[IngestRequest]
+) -> Actors:
     """The supervised actors, in start order; mailboxes outlive restarts of their readers."""
     paths = svc.paths
     log_send: trio.MemorySendChannel[LogMessage]

@@ -13,7 +13,7 @@ import logging
 
 import trio
 
-from oore.actors.messages import RepositoryMessage, TriggerReceived
+from oore.actors.messages import IngestRequest, RepositoryMessage, TriggerReceived
 from oore.actors.runtime import Doorbell
 from oore.errors import NotFound
 from oore.model import EventState, Provider, Repository, Trigger, WebhookEvent
@@ -30,7 +30,7 @@ class WebhookIngester:
     def __init__(
         self,
         store: Store,
-        inbox: trio.MemoryReceiveChannel[str],
+        inbox: trio.MemoryReceiveChannel[IngestRequest],
         triggers: trio.MemorySendChannel[RepositoryMessage],
         overflow: Doorbell,
         *,
@@ -51,8 +51,8 @@ class WebhookIngester:
         task_status.started()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._sweep_loop)
-            async for event_id in self.inbox:
-                await self.process(event_id)
+            async for request in self.inbox:
+                await self.process(request)
             nursery.cancel_scope.cancel()
 
     async def _sweep_loop(self) -> None:
@@ -65,32 +65,38 @@ class WebhookIngester:
         """Process every pending event not sent recently (oldest first)."""
         now = trio.current_time()
         self._sent = {k: t for k, t in self._sent.items() if now - t < self.resend_after}
-        seen: set[str] = set()
+        after = ""
         while True:
-            batch = [i for i in await self.store.pending_event_ids(SWEEP_BATCH) if i not in seen]
+            # Paged by id: events still pending because the repository supervisor has not got
+            # to them yet must not hide the ones behind them.
+            batch = await self.store.pending_event_ids(SWEEP_BATCH, after=after)
             if not batch:
                 return
-            seen.update(batch)
+            after = batch[-1]
             for event_id in batch:
                 if event_id not in self._sent:
                     await self.process(event_id)
 
-    async def process(self, event_id: str) -> None:
+    async def process(self, request: IngestRequest) -> None:
+        event_id = request if isinstance(request, str) else request.id
         if event_id in self._busy:
             return
         self._busy.add(event_id)
         try:
-            await self._process(event_id)
+            event = request if isinstance(request, WebhookEvent) else await self._pending(event_id)
+            if event is not None:
+                await self._process(event)
         finally:
             self._busy.discard(event_id)
 
-    async def _process(self, event_id: str) -> None:
+    async def _pending(self, event_id: str) -> WebhookEvent | None:
         try:
             event = await self.store.get_event(event_id)
         except NotFound:
-            return
-        if event.state is not EventState.PENDING:
-            return
+            return None
+        return event if event.state is EventState.PENDING else None
+
+    async def _process(self, event: WebhookEvent) -> None:
         result = parse(event)
         if isinstance(result, Ignored):
             await self._close(event, EventState.IGNORED, result.reason)

@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 import trio
 
 from oore.errors import OoreError
-from oore.model import Build, Trigger
+from oore.model import Build, Trigger, WebhookEvent
+
+# HTTP → WebhookIngester: a stored event (just received), or the id of one to look up
+# (reprocess). Either is only a wake-up: the database stays the source of truth.
+IngestRequest = WebhookEvent | str
 
 
 @dataclass(frozen=True, slots=True)

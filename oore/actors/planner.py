@@ -33,7 +33,16 @@ from oore.git import (
     resolve,
 )
 from oore.ids import new_id
-from oore.model import Build, BuildStatus, Provider, Repository, Trigger, TriggerKind, utcnow
+from oore.model import (
+    Build,
+    BuildStatus,
+    Provider,
+    Repository,
+    Trigger,
+    TriggerKind,
+    WebhookEvent,
+    utcnow,
+)
 from oore.pipeline import (
     PIPELINE_FILES,
     Pipeline,
@@ -45,6 +54,7 @@ from oore.pipeline import (
     workflow_for_manual,
 )
 from oore.store.base import Store
+from oore.webhooks.delivery import json_document
 
 FILE_CACHE = 256
 
@@ -68,10 +78,12 @@ class BuildPlanner:
         self.mirrors_dir = mirrors_dir
         self.git_timeout = git_timeout
         self._files: dict[tuple[str, str], tuple[str, bytes] | None] = {}
+        self._commits: set[tuple[str, str]] = set()
+        self._mirrors: dict[str, Mirror] = {}
 
     # --- webhook triggers -----------------------------------------------------------------
 
-    async def for_trigger(self, message: TriggerReceived) -> Plan:
+    async def for_trigger(self, message: TriggerReceived, event: WebhookEvent) -> Plan:
         repo = await self.store.get_repository(message.repository_id)
         trigger = message.trigger
         base = _build(repo, trigger, "", event_id=message.event_id)
@@ -90,8 +102,7 @@ class BuildPlanner:
             looked = ", ".join(PIPELINE_FILES)
             reason = f"no pipeline file at {trigger.sha[:12]} ({looked}) and none stored"
             return Plan([_finished(base, "(none)", BuildStatus.SKIPPED, reason)], reason)
-        event = await self._payload(message.event_id)
-        return await self._select(repo, mirror, pipeline, base, trigger, event)
+        return await self._select(repo, mirror, pipeline, base, trigger, _payload_of(event))
 
     async def _select(
         self,
@@ -178,8 +189,7 @@ class BuildPlanner:
         trigger = Trigger.from_json(build.trigger)
         try:
             mirror = await self._mirror(repo)
-            if not await has_commit(mirror, build.sha):
-                await self._fetch_commit(mirror, trigger)
+            await self._fetch_commit(mirror, trigger)
             pipeline = await self._pipeline(repo, mirror, build.sha)
         except (GitError, InvalidPipeline) as exc:
             return exc.message
@@ -223,12 +233,16 @@ class BuildPlanner:
     # --- shared ---------------------------------------------------------------------------
 
     async def _mirror(self, repo: Repository) -> Mirror:
-        return await ensure_mirror(self.mirrors_dir, repo.id, repo.clone_url)
+        known = self._mirrors.get(repo.id)
+        if known is None or known.url != repo.clone_url:  # first use, or the URL was changed
+            known = await ensure_mirror(self.mirrors_dir, repo.id, repo.clone_url)
+            self._mirrors[repo.id] = known
+        return known
 
     async def _fetch_commit(self, mirror: Mirror, trigger: Trigger) -> None:
         # Builds run the trigger's sha, never a ref's tip; a commit already here (redelivery,
         # a second workflow, a retry) needs no network round trip.
-        if await has_commit(mirror, trigger.sha):
+        if await self._has_commit(mirror, trigger.sha):
             return
         refs = _refs_for(trigger)
         if refs:
@@ -240,6 +254,18 @@ class BuildPlanner:
                 raise
         if not await has_commit(mirror, trigger.sha):
             await fetch(mirror, [trigger.sha], timeout=self.git_timeout)
+
+    async def _has_commit(self, mirror: Mirror, sha: str) -> bool:
+        # Objects are never removed from a mirror while referenced, so a yes can be remembered.
+        key = (str(mirror.path), sha)
+        if key in self._commits:
+            return True
+        if not await has_commit(mirror, sha):
+            return False
+        if len(self._commits) >= FILE_CACHE * 16:
+            self._commits.clear()
+        self._commits.add(key)
+        return True
 
     async def _pipeline(self, repo: Repository, mirror: Mirror, sha: str) -> Pipeline | None:
         key = (str(mirror.path), sha)
@@ -258,11 +284,18 @@ class BuildPlanner:
         if event_id is None:
             return None
         try:
-            event = await self.store.get_event(event_id)
-            value = json.loads(event.body)
-        except (NotFound, ValueError):
+            return _payload_of(await self.store.get_event(event_id))
+        except NotFound:
             return None
-        return value if isinstance(value, dict) else None
+
+
+def _payload_of(event: WebhookEvent) -> Mapping[str, object] | None:
+    """The delivery's JSON document (what `when.condition` calls `event`)."""
+    try:
+        value = json.loads(json_document(event.headers.get("Content-Type"), event.body))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _refs_for(trigger: Trigger) -> list[str]:

@@ -142,7 +142,7 @@ class RepositorySupervisor:
             event = await self.store.get_event(message.event_id)
             if event.state is not EventState.PENDING:
                 return  # handled already: a redelivery, or a sweep racing the first send
-            plan = await self.planner.for_trigger(message)
+            plan = await self.planner.for_trigger(message, event)
             created = await self.store.create_builds_for_event(
                 message.event_id, plan.builds, plan.summary, message.trigger.to_json()
             )

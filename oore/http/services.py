@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import trio
 from quart import current_app
 
-from oore.actors.messages import RepositoryMessage
+from oore.actors.messages import IngestRequest, RepositoryMessage
 from oore.actors.runtime import Broadcast, Doorbell
 from oore.config import Settings
 from oore.crypto import Sealer
@@ -32,7 +32,7 @@ class Services:
     settings: Settings
     store: Store
     sealer: Sealer
-    webhook_inbox: trio.MemorySendChannel[str] | None = None
+    webhook_inbox: trio.MemorySendChannel[IngestRequest] | None = None
     repository_inbox: trio.MemorySendChannel[RepositoryMessage] | None = None
     ingest_overflow: Doorbell = field(default_factory=Doorbell)
     log_hub: LogHub = field(init=False)
@@ -63,12 +63,12 @@ class Services:
             raise RuntimeError("the daemon always runs with an encryption key")
         return hmac.new(key, b"oore gitlab webhook token", hashlib.sha256).digest()
 
-    def kick_ingester(self, event_id: str) -> None:
+    def kick_ingester(self, event: IngestRequest) -> None:
         """Wake the ingester; a full inbox is fine, the event is stored and will be swept."""
         if self.webhook_inbox is None:
             return
         try:
-            self.webhook_inbox.send_nowait(event_id)
+            self.webhook_inbox.send_nowait(event)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             self.ingest_overflow.ring()
 

@@ -8,6 +8,7 @@ file I/O, called from worker threads.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,7 +108,10 @@ def _records(index: BinaryIO, first: int, last: int) -> list[tuple[int, int, int
     count = min(last - first + 1, 4096)
     index.seek((first - 1) * RECORD.size)
     raw = index.read(count * RECORD.size)
-    return list(RECORD.iter_unpack(raw[: len(raw) - len(raw) % RECORD.size]))
+    records = list(RECORD.iter_unpack(raw[: len(raw) - len(raw) % RECORD.size]))
+    # 4096 lines of up to 4 KiB would make a 16 MiB batch (one WebSocket message): cut by size.
+    limit = records[0][0] + READ_BATCH_BYTES if records else 0
+    return records[: max(1, bisect.bisect_right(records, limit, key=lambda r: r[0]))]
 
 
 def _batches(

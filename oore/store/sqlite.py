@@ -278,13 +278,15 @@ class SqliteStore(BuildQueries):
             )
         )
 
-    async def pending_event_ids(self, limit: int = 500) -> list[str]:
+    async def pending_event_ids(self, limit: int = 500, after: str = "") -> list[str]:
+        """Ids of pending events, oldest first, from just after `after` (to page through)."""
         return await self.engine.read(
             lambda db: [
                 r[0]
                 for r in db.execute(
-                    "SELECT id FROM webhook_events WHERE state = 'pending' ORDER BY id LIMIT ?",
-                    [limit],
+                    "SELECT id FROM webhook_events WHERE state = 'pending' AND id > ?"
+                    " ORDER BY id LIMIT ?",
+                    [after, limit],
                 )
             ]
         )

@@ -88,7 +88,7 @@ class Intake:
         *,
         shared_github_secret: str | None,
         gitlab_token_key: bytes,
-        kick: Callable[[str], None],
+        kick: Callable[[WebhookEvent], None],
     ) -> None:
         self.store = store
         self.sealer = sealer
@@ -209,7 +209,7 @@ class Intake:
         event_id, created = await self.store.insert_event(stored)
         if not created:
             return Answer(200, {"status": "duplicate", "event_id": event_id})
-        self.kick(event_id)
+        self.kick(stored)  # the stored event itself: the ingester need not read it back
         return Answer(202, {"status": "accepted", "event_id": event_id})
 
 
