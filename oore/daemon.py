@@ -115,6 +115,7 @@ def build_children(
         log_send,
         dirs,
         max_concurrent=svc.settings.max_concurrent_builds,
+        keep_failed_hours=svc.settings.keep_failed_workspaces_hours,
     )
     streamer = LogStreamer(svc.log_hub, log_inbox, cap=svc.settings.max_log_bytes)
     ingester = WebhookIngester(svc.store, webhook_inbox, repo_send, svc.ingest_overflow)

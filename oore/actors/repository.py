@@ -12,6 +12,7 @@ are queued once more as a new attempt.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from oore.store.base import Store
 log = logging.getLogger("oore.actors.repository")
 
 INTERRUPTED = "interrupted by a daemon restart"
+WORKSPACE_SWEEP_SECONDS = 3600.0
 
 
 class RepositorySupervisor:
@@ -52,6 +54,7 @@ class RepositorySupervisor:
         *,
         max_concurrent: int,
         kill_grace: float = 10.0,
+        keep_failed_hours: float = 24.0,
     ) -> None:
         self.store = store
         self.planner = planner
@@ -60,6 +63,7 @@ class RepositorySupervisor:
         self.dirs = dirs
         self.max_concurrent = max_concurrent
         self.kill_grace = kill_grace
+        self.keep_failed_seconds = keep_failed_hours * 3600
         self._locks: dict[str, trio.Lock] = {}
         self._running: dict[str, trio.Event] = {}
         self._wake = Doorbell()
@@ -72,6 +76,7 @@ class RepositorySupervisor:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._schedule_loop)
+            nursery.start_soon(self._expire_workspaces_loop)
             task_status.started()
             async for message in self.inbox:
                 nursery.start_soon(self._handle, message)
@@ -255,6 +260,24 @@ class RepositorySupervisor:
             self._wake.ring()
             self._ended.ring()
 
+    # --- failed builds' workspaces --------------------------------------------------------
+
+    async def _expire_workspaces_loop(self) -> None:
+        while True:
+            await self.expire_workspaces()
+            await trio.sleep(WORKSPACE_SWEEP_SECONDS)
+
+    async def expire_workspaces(self) -> list[str]:
+        """Remove workspaces kept after a failure once they are older than the retention."""
+        expired = await trio.to_thread.run_sync(
+            _old_dirs, self.dirs.workspaces, self.keep_failed_seconds, set(self._running)
+        )
+        for path in expired:
+            await remove_workspace(path)
+        if expired:
+            log.info("removed %d failed build workspace(s) past retention", len(expired))
+        return [p.name for p in expired]
+
     # --- crash recovery -------------------------------------------------------------------
 
     async def recover(self) -> None:
@@ -269,6 +292,17 @@ class RepositorySupervisor:
                 log.warning("build %s %s; queued again as %s", build.id, INTERRUPTED, again.id)
             else:
                 log.warning("build %s %s again; not queued a third time", build.id, INTERRUPTED)
+
+
+def _old_dirs(root: Path, max_age: float, running: set[str]) -> list[Path]:
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - max_age
+    return [
+        entry
+        for entry in root.iterdir()
+        if entry.is_dir() and entry.name not in running and entry.stat().st_mtime < cutoff
+    ]
 
 
 def _again(build: Build, *, recovered: bool) -> Build:

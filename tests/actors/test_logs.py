@@ -86,4 +86,4 @@ async def test_index_numbers_lines_with_step_and_stream(tmp_path: Path) -> None:
     ]
     from_four = list(read_batches(tmp_path / "logs", "B1", 4))
     assert [(b.first, b.text) for b in from_four] == [(4, b"d\ne\n")]
-    assert list(read_batches(tmp_path / "logs", "B1", 2, until=4))[0].text == b"b\n"
+    assert next(iter(read_batches(tmp_path / "logs", "B1", 2, until=4))).text == b"b\n"
