@@ -131,7 +131,11 @@ class LogStreamer:
             return
         if log.secrets:
             lines = [mask(line, log.secrets) for line in lines]
-        if log.writer.size + sum(len(line) for line in lines) > log.cap:
+        room = log.cap - log.writer.size
+        if sum(len(line) for line in lines) > room:
+            fits = _fitting(lines, room)
+            if fits:
+                outcome.published.append((build_id, log.writer.append(step, stream, fits)))
             log.capped = True
             notice = f"[oore] log size limit of {log.cap} bytes reached; output is not stored\n"
             lines, stream = [notice.encode()], META_STREAM
@@ -147,3 +151,14 @@ class LogStreamer:
                 self._write(build_id, log, step, stream, rest, outcome or _Outcome())
         log.writer.close()
         return True
+
+
+def _fitting(lines: list[bytes], room: int) -> list[bytes]:
+    """The leading lines whose total size fits in `room` bytes."""
+    fits: list[bytes] = []
+    for line in lines:
+        room -= len(line)
+        if room < 0:
+            break
+        fits.append(line)
+    return fits

@@ -9,6 +9,7 @@ and at the end a message with the build's final status before closing normally.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -16,11 +17,13 @@ from typing import Any
 
 import trio
 from quart import Blueprint, Response, request, send_file, websocket
+from quart.wrappers.response import ResponseBody
 
 from oore.errors import NotFound, ValidationError
 from oore.http import present
 from oore.http.services import Services, services
 from oore.http.wsauth import close_with, websocket_principal
+from oore.logs.hub import DISK_SLICE_LINES, LogHub
 from oore.logs.logfile import Batch, paths
 from oore.model import Build
 from oore.store.announcing import Change
@@ -40,14 +43,18 @@ async def get_log(build_id: str) -> Response:
         return await _download(svc, build_id)
     since = _int_arg("since", 1, low=1)
     step = _int_arg("step", None, low=-1)
-    batches = await svc.log_hub.on_disk(build_id, since)
-    if step is not None:
-        batches = [b for b in batches if b.step == step]
-    total = await svc.log_hub.lines_on_disk(build_id)
+    # Up to what is on disk now, so X-Next-Line is exact; streamed a slice at a time.
+    next_line = max(await svc.log_hub.lines_on_disk(build_id) + 1, since)
     as_ndjson = NDJSON in request.headers.get("Accept", "")
-    body = b"".join(_ndjson(b) if as_ndjson else b.text for b in batches)
-    response = Response(body, mimetype=NDJSON if as_ndjson else "text/plain")
-    response.headers["X-Next-Line"] = str(max(total + 1, since))
+
+    body = _LogBody(svc.log_hub, build_id, since, next_line, step, as_ndjson)
+    first = await body.slice()
+    # A log that fits in one slice goes out whole (with a Content-Length); a longer one is
+    # streamed a slice at a time, so a 200 MiB log never sits in memory.
+    whole = body.position >= next_line
+    response = Response(first if whole else body.starting_with(first))
+    response.mimetype = NDJSON if as_ndjson else "text/plain"
+    response.headers["X-Next-Line"] = str(next_line)
     return response
 
 
@@ -58,6 +65,60 @@ async def _download(svc: Services, build_id: str) -> Response:
     return await send_file(
         text_path, mimetype="text/plain", as_attachment=True, attachment_filename=f"{build_id}.log"
     )
+
+
+class _LogBody(ResponseBody):
+    """Lines since..until-1 read from disk a slice per iteration (not an async generator:
+    Quart iterates response bodies outside the handler's task)."""
+
+    def __init__(
+        self, hub: LogHub, build_id: str, since: int, until: int, step: int | None, ndjson: bool
+    ) -> None:
+        self.hub = hub
+        self.build_id = build_id
+        self.position = since
+        self.until = until
+        self.step = step
+        self.ndjson = ndjson
+        self._first: bytes | None = None
+
+    def starting_with(self, first: bytes) -> _LogBody:
+        self._first = first
+        return self
+
+    async def slice(self) -> bytes:
+        """The next slice's bytes (b"" at the end)."""
+        while self.position < self.until:
+            last = min(self.until, self.position + DISK_SLICE_LINES)
+            batches = await self.hub.on_disk(self.build_id, self.position, last)
+            if not batches:
+                self.position = self.until
+                break
+            self.position = batches[-1].first + batches[-1].count
+            chosen = [b for b in batches if self.step is None or b.step == self.step]
+            data = b"".join(_ndjson(b) if self.ndjson else b.text for b in chosen)
+            if data:
+                return data
+        return b""
+
+    async def __aenter__(self) -> _LogBody:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def __aiter__(self) -> _LogBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            if first:
+                return first
+        data = await self.slice()
+        if not data:
+            raise StopAsyncIteration
+        return data
 
 
 def _ndjson(batch: Batch) -> bytes:
@@ -120,7 +181,7 @@ async def _send_lines(svc: Services, build_id: str, since: int) -> Build:
             async with aclosing(svc.log_hub.follow(build_id, position)) as lines:
                 async for batch in lines:
                     position = batch.first + batch.count
-                    await _send(_lines_message(batch))
+                    await websocket.send(_lines_message(batch))
             build = await svc.store.get_build(build_id)
             if build.status.finished and not svc.log_hub.is_live(build_id):
                 return build
@@ -128,14 +189,18 @@ async def _send_lines(svc: Services, build_id: str, since: int) -> Build:
         await trio.sleep(WAIT_POLL_SECONDS)
 
 
-def _lines_message(batch: Batch) -> dict[str, Any]:
-    return {
-        "type": "lines",
-        "first": batch.first,
-        "step": batch.step,
-        "stream": batch.stream,
-        "text": batch.text.decode("utf-8", "replace"),
-    }
+@functools.lru_cache(maxsize=64)
+def _lines_message(batch: Batch) -> str:
+    # Cached: every viewer of a live build is sent the same batches; encode each once.
+    return json.dumps(
+        {
+            "type": "lines",
+            "first": batch.first,
+            "step": batch.step,
+            "stream": batch.stream,
+            "text": batch.text.decode("utf-8", "replace"),
+        }
+    )
 
 
 async def _heartbeats(svc: Services, build_id: str) -> None:

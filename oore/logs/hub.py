@@ -19,6 +19,7 @@ from oore.actors.runtime import Broadcast, Subscription
 from oore.logs.logfile import Batch, count_lines, read_batches
 
 SUBSCRIBER_BUFFER = 16  # batches; past it a viewer catches up from disk
+DISK_SLICE_LINES = 4096  # lines read per worker-thread call when catching up
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ class LogHub:
         subscription = self.subscribe(build_id)
         position = max(since, 1)
         if subscription is None:
-            for batch in await self.on_disk(build_id, position):
+            async for batch in self.read(build_id, position):
                 yield batch
             return
         with subscription:
@@ -85,21 +86,36 @@ class LogHub:
     ) -> AsyncGenerator[Batch, None]:
         # Subscribed first, read disk second: whatever is published meanwhile is either on
         # disk already or arrives live; duplicates are cut by line number.
-        for batch in await self.on_disk(build_id, position):
+        async for batch in self.read(build_id, position):
             position = batch.first + batch.count
             yield batch
         async for batch in subscription:
             if subscription.take_lagged() or batch.first > position:
-                for missed in await self.on_disk(build_id, position, batch.first):
+                async for missed in self.read(build_id, position, batch.first):
                     position = missed.first + missed.count
                     yield missed
             tail = _from(batch, position)
             if tail is not None:
                 position = tail.first + tail.count
                 yield tail
-        for batch in await self.on_disk(build_id, position):  # what came after the last item
+        async for batch in self.read(build_id, position):  # what came after the last item
             position = batch.first + batch.count
             yield batch
+
+    async def read(
+        self, build_id: str, position: int, until: int | None = None
+    ) -> AsyncGenerator[Batch, None]:
+        """Lines from disk a slice at a time, so catching up costs bounded memory."""
+        while until is None or position < until:
+            end = position + DISK_SLICE_LINES
+            batches = await self.on_disk(
+                build_id, position, end if until is None else min(end, until)
+            )
+            if not batches:
+                return
+            for batch in batches:
+                position = batch.first + batch.count
+                yield batch
 
 
 def _from(batch: Batch, position: int) -> Batch | None:

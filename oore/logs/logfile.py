@@ -29,10 +29,11 @@ class Batch:
     step: int
     stream: str
     text: bytes
+    count: int = -1  # lines in `text`; counted once, when the batch is made
 
-    @property
-    def count(self) -> int:
-        return self.text.count(b"\n")
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            object.__setattr__(self, "count", self.text.count(b"\n"))
 
 
 def paths(logs_dir: Path, build_id: str) -> tuple[Path, Path]:

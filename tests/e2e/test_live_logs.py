@@ -496,11 +496,6 @@ async def test_the_size_cap_keeps_the_build_running(
     assert all(line.startswith("[oore] ") or line == "x" * 99 + "\n" for line in lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: past the cap the streamer drops the whole chunk (up to 64 KiB), "
-    "not only the lines past the cap (oore/actors/logs.py, LogStreamer._write)",
-)
 async def test_the_size_cap_keeps_the_output_that_fits(
     daemon_factory: type[Daemon], tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from quart_trio import QuartTrio
 
 from oore.http.services import Services
 from oore.ids import new_id
+from oore.logs.hub import DISK_SLICE_LINES
 from oore.logs.logfile import LogWriter
 from oore.model import (
     Artifact,
@@ -278,6 +279,24 @@ async def test_log_is_the_log_file_text_or_empty(
     assert response.headers["X-Next-Line"] == "3"
     later = await client.get(url, headers=admin, query_string={"since": "2"})
     assert await later.get_data(as_text=True) == "All passed ✓\n"
+
+
+async def test_a_log_longer_than_one_slice_is_streamed_whole(
+    client: Client, admin: dict[str, str], services: Services
+) -> None:
+    repo = await add_repository(services)
+    build = await add_build(services, repo.id)
+    count = DISK_SLICE_LINES * 2 + 7
+    write_log(services, build.id, [(i % 3, "stdout", f"line {i + 1}") for i in range(count)])
+    url = f"/api/builds/{build.id}/log"
+    whole = await client.get(url, headers=admin)
+    assert (await whole.get_data(as_text=True)).splitlines() == [
+        f"line {i + 1}" for i in range(count)
+    ]
+    assert whole.headers["X-Next-Line"] == str(count + 1)
+    step_one = await client.get(url, headers=admin, query_string={"since": "100", "step": "1"})
+    expected = [f"line {i + 1}" for i in range(99, count) if i % 3 == 1]
+    assert (await step_one.get_data(as_text=True)).splitlines() == expected
 
 
 # --- artifacts -----------------------------------------------------------------------------
