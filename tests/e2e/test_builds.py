@@ -1168,3 +1168,55 @@ async def test_builds_list_filters_and_build_detail(
         assert lint_detail["kind"] == "manual"
         missing = await ci.operator.get("/api/builds/01J0000000000000000000000Z")
         error_of(missing, 404, "not_found")
+
+
+PUBLISH_AND_CACHE_PIPELINE = """\
+workflows:
+  app:
+    working_directory: sub
+    cache:
+      cache_paths:
+        - $CM_BUILD_DIR/.build-cache
+    scripts:
+      - name: where
+        script: |
+          echo "CWD=$(basename "$PWD")"
+          saved="$CM_BUILD_DIR/.build-cache/count"
+          echo "CACHED=$(cat "$saved" 2>/dev/null || echo none)"
+          mkdir -p "$CM_BUILD_DIR/.build-cache"
+          echo "$BUILD_NUMBER" > "$saved"
+      - name: root
+        working_directory: .
+        script: echo "ROOT_CWD=$(basename "$PWD")"
+      - name: maybe fail
+        script: test "$BUILD_NUMBER" != 3
+    publishing:
+      scripts:
+        - name: announce
+          script: echo "PUBLISHED=$OORE_BUILD_STATUS"
+"""
+
+
+async def test_publishing_scripts_cache_and_working_directories(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, "cached", PUBLISH_AND_CACHE_PIPELINE, **{"sub/x.txt": "x\n"})
+    async with running_ci(daemon_factory, tmp_path) as ci:
+        repo = await ci.register(git, "cached")
+        first = await ci.trigger(repo, workflow="app", branch="main")
+        await ci.succeeded(first["id"])
+        seen = values_in(await ci.log(first["id"]))
+        assert (seen["CWD"], seen["ROOT_CWD"], seen["CACHED"]) == ("sub", first["id"], "none")
+        assert seen["PUBLISHED"] == "succeeded"
+        # The workspace, cache dir included, is gone; the saved cache brings the dir back.
+        second = await ci.trigger(repo, workflow="app", branch="main")
+        await ci.succeeded(second["id"])
+        assert values_in(await ci.log(second["id"]))["CACHED"] == str(first["number"])
+        third = await ci.trigger(repo, workflow="app", branch="main")
+        failed = await ci.finished(third["id"])
+        assert failed["status"] == "failed"
+        # Publishing runs whatever the result, and sees it; its step is recorded apart.
+        assert values_in(await ci.log(third["id"]))["PUBLISHED"] == "failed"
+        kinds = [(s["name"], s["kind"], s["status"]) for s in failed["steps"]]
+        assert kinds[-1] == ("announce", "publishing", "succeeded")
+        assert kinds[2] == ("maybe fail", "script", "failed")
