@@ -393,16 +393,14 @@ class SqliteStore(BuildQueries):
     async def transition_build(self, build_id: str, status: BuildStatus, **fields: Any) -> Build:
         """Change a build's status, guarded by the transition table and its current status."""
         _check_fields(fields, BUILD_FIELDS)
+        values = _with_times(fields, started=status is BuildStatus.RUNNING, ended=status.finished)
 
         def unit(db: Database) -> Build:
             current = _get_build(db, build_id)
             check_build_transition(current.status, status)
-            values = dict(fields, status=str(status))
-            if status is BuildStatus.RUNNING and "started_at" not in fields:
-                values["started_at"] = utcnow()
-            if status.finished and "finished_at" not in fields:
-                values["finished_at"] = utcnow()
-            _guarded_update(db, "builds", build_id, str(current.status), values)
+            _guarded_update(
+                db, "builds", build_id, str(current.status), values | {"status": str(status)}
+            )
             return _get_build(db, build_id)
 
         return await self.engine.write(unit)
@@ -422,16 +420,15 @@ class SqliteStore(BuildQueries):
 
     async def transition_step(self, step_id: str, status: StepStatus, **fields: Any) -> Step:
         _check_fields(fields, STEP_FIELDS)
+        running = status is StepStatus.RUNNING
+        values = _with_times(fields, started=running, ended=not running)
 
         def unit(db: Database) -> Step:
             current = _get_step(db, step_id)
             check_step_transition(current.status, status)
-            values = dict(fields, status=str(status))
-            if status is StepStatus.RUNNING and "started_at" not in fields:
-                values["started_at"] = utcnow()
-            if status is not StepStatus.RUNNING and "finished_at" not in fields:
-                values["finished_at"] = utcnow()
-            _guarded_update(db, "steps", step_id, str(current.status), values)
+            _guarded_update(
+                db, "steps", step_id, str(current.status), values | {"status": str(status)}
+            )
             return _get_step(db, step_id)
 
         return await self.engine.write(unit)
@@ -476,6 +473,16 @@ def _get_step(db: Database, step_id: str) -> Step:
     if not found:
         raise NotFound(f"step {step_id} not found")
     return rows.step(found[0])
+
+
+def _with_times(fields: dict[str, Any], *, started: bool, ended: bool) -> dict[str, Any]:
+    """The update's values, with started_at/finished_at stamped now unless given."""
+    values = dict(fields)
+    if started:
+        values.setdefault("started_at", utcnow())
+    if ended:
+        values.setdefault("finished_at", utcnow())
+    return values
 
 
 def _check_fields(fields: dict[str, Any], allowed: frozenset[str]) -> None:

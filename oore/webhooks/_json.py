@@ -9,7 +9,8 @@ because a provider changed the shape of a field Oore only displays.
 from __future__ import annotations
 
 import json
-from typing import TypeGuard
+from collections.abc import Callable
+from typing import TypeGuard, TypeVar
 
 _REPR_LIMIT = 80
 
@@ -131,3 +132,14 @@ def show(value: str) -> str:
     """A provider-supplied string quoted and cut short, safe to put in a reason."""
     cut = value[:_REPR_LIMIT] + ("..." if len(value) > _REPR_LIMIT else "")
     return repr(cut)
+
+
+T = TypeVar("T")
+
+
+def or_none(read: Callable[[dict[str, object]], T], source: bytes | dict[str, object]) -> T | None:
+    """`read` applied to a payload (parsed first when given as bytes); None when it cannot be."""
+    try:
+        return read(source if isinstance(source, dict) else read_object(source))
+    except PayloadError:
+        return None

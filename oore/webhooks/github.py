@@ -18,6 +18,7 @@ from oore.webhooks._json import (
     PayloadError,
     opt_int,
     opt_str,
+    or_none,
     read_object,
     req_dict,
     req_number,
@@ -49,28 +50,16 @@ def parse(event_type: str, body: bytes) -> ParseResult:
         return Malformed(f"{event_type} payload: {exc.reason}")
 
 
-def identify(body: bytes) -> RepoIdentity | None:
-    """The repository a delivery is about, or None when it names none (org-level events)."""
-    try:
-        return _identity(read_object(body))
-    except PayloadError:
-        return None
+def identify(body: bytes | dict[str, object]) -> RepoIdentity | None:
+    """The repository a delivery is about, or None when it names none (org-level events).
+
+    Takes the raw body or, where the receiver parsed it already, the payload."""
+    return or_none(_identity, body)
 
 
-def identify_object(payload: dict[str, object]) -> RepoIdentity | None:
-    """`identify` for a payload already parsed (the receiver parses each body once)."""
-    try:
-        return _identity(payload)
-    except PayloadError:
-        return None
-
-
-def installation_id(body: bytes) -> int | None:
+def installation_id(body: bytes | dict[str, object]) -> int | None:
     """The GitHub App installation that sent the delivery, if any."""
-    try:
-        return opt_int(read_object(body), "installation.id")
-    except PayloadError:
-        return None
+    return or_none(lambda payload: opt_int(payload, "installation.id"), body)
 
 
 def _identity(payload: dict[str, object]) -> RepoIdentity:

@@ -20,6 +20,7 @@ from oore.webhooks._json import (
     PayloadError,
     opt_int,
     opt_str,
+    or_none,
     read_object,
     req_dict,
     req_number,
@@ -53,27 +54,14 @@ def parse(event_type: str, body: bytes) -> ParseResult:
         return Malformed(f"{event_type} payload: {exc.reason}")
 
 
-def identify(body: bytes) -> RepoIdentity | None:
+def identify(body: bytes | dict[str, object]) -> RepoIdentity | None:
     """The project a delivery is about, or None when the payload does not say."""
-    try:
-        return _identity(read_object(body))
-    except PayloadError:
-        return None
+    return or_none(_identity, body)
 
 
-def project_id(body: bytes) -> int | None:
-    try:
-        return _project_id(read_object(body))
-    except PayloadError:
-        return None
-
-
-def project_id_of(payload: dict[str, object]) -> int | None:
-    """`project_id` for a payload already parsed."""
-    try:
-        return _project_id(payload)
-    except PayloadError:
-        return None
+def project_id(body: bytes | dict[str, object]) -> int | None:
+    """The project id the payload names (raw body, or the payload already parsed)."""
+    return or_none(_project_id, body)
 
 
 def _check_object_kind(payload: dict[str, object], expected: str, event_type: str) -> None:

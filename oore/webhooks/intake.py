@@ -106,7 +106,7 @@ class Intake:
         delivery_id = _header(headers, "X-GitHub-Delivery")
         document = json_document(headers.get("Content-Type"), raw)
         payload = _parse(document)
-        identity = github.identify_object(payload) if payload is not None else None
+        identity = github.identify(payload) if payload is not None else None
         known = await self._github_repository(identity)
         secret = self._github_secret(known)
         signature = headers.get("X-Hub-Signature-256") or None
@@ -135,7 +135,7 @@ class Intake:
             await self.store.increment_counter("webhooks_rejected_gitlab")
             raise Unauthorized("X-Gitlab-Token does not match this repository's secret token")
         event_type = _header(headers, "X-Gitlab-Event")
-        project = gitlab.project_id_of(_object_or_400(_parse(raw), raw))
+        project = gitlab.project_id(_object_or_400(_parse(raw), raw))
         if repo.gitlab_project_id is not None and project != repo.gitlab_project_id:
             await self.store.increment_counter("webhooks_rejected_gitlab")
             raise BadRequest(
