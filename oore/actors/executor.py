@@ -11,6 +11,7 @@ else sees it, and removes the workspace (kept after a failure, for inspection).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ log = logging.getLogger("oore.actors.executor")
 
 META = "oore"
 LOG_FLUSH_WAIT = 10.0
+CLEANUP_SECONDS = 60.0
 STEP_FAILURE = {
     StepStatus.FAILED: BuildStatus.FAILED,
     StepStatus.TIMED_OUT: BuildStatus.TIMED_OUT,
@@ -101,12 +103,23 @@ class BuildExecutor:
             message = exc.message if isinstance(exc, OoreError) else f"internal error: {exc!r}"
             result = (BuildStatus.ERRORED, message)
         finally:
-            with trio.CancelScope(shield=True):
-                await self._close_log()
-                if result is not None:
+            # Shielded so the result is recorded even while the daemon stops, and bounded so a
+            # stuck disk or a stopped log streamer cannot hold the shutdown.
+            with trio.CancelScope(shield=True, deadline=trio.current_time() + CLEANUP_SECONDS):
+                if result is None:  # cancelled: the daemon is stopping past its grace
+                    self._close_log_now()
+                    await self._cleanup(BuildStatus.ERRORED)
+                else:
+                    await self._close_log()
                     await self._finish(*result)
-                await self._cleanup(result[0] if result else BuildStatus.ERRORED)
+                    await self._cleanup(result[0])
         return result[0]
+
+    def _close_log_now(self) -> None:
+        with contextlib.suppress(
+            trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+        ):
+            self.logs.send_nowait(LogClose(self.build.id))
 
     async def _close_log(self) -> None:
         # Wait (bounded) until the streamer has the last line on disk, so that whoever sees

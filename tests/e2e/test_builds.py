@@ -1220,3 +1220,33 @@ async def test_publishing_scripts_cache_and_working_directories(
         kinds = [(s["name"], s["kind"], s["status"]) for s in failed["steps"]]
         assert kinds[-1] == ("announce", "publishing", "succeeded")
         assert kinds[2] == ("maybe fail", "script", "failed")
+
+
+SLEEPER_PIPELINE = """\
+workflows:
+  long:
+    scripts:
+      - name: sleep
+        script: |
+          echo "pgid=$$"
+          sleep 600 & sleep 600
+"""
+
+
+async def test_sigterm_with_a_running_build_exits_zero_within_the_grace(
+    daemon_factory: type[Daemon], tmp_path: Path, groups: list[int]
+) -> None:
+    git = make_repo(tmp_path, "app", SLEEPER_PIPELINE)
+    daemon = await daemon_factory(tmp_path, **BASE_ENV).start()  # OORE_SHUTDOWN_GRACE=1
+    async with httpx.AsyncClient(base_url=daemon.url, timeout=15) as http:
+        ci = Ci(daemon, http)
+        repo = await ci.register(git, "app")
+        build = await ci.trigger(repo, workflow="long", branch="main")
+        group = await build_group(ci, build["id"], groups)
+        await wait_for_sleepers(group, 2)
+    assert daemon.process is not None
+    daemon.process.send_signal(signal.SIGTERM)
+    started = trio.current_time()
+    assert await daemon.wait_exit(timeout=15) == 0
+    assert trio.current_time() - started < 1 + 5  # the grace, and a little to wind down
+    assert await live_processes(group) == []
