@@ -1,21 +1,21 @@
 """Following a build until it finishes: its status (`--wait`) and its log (`logs -f`).
 
-`LogFollower` is the seam. `PollingLogFollower` asks `GET /api/builds/{id}/log` every interval
-and prints what is new; the WebSocket `/api/builds/{id}/logs/stream?since=N` (issue 5) is meant
-to be a second implementation with the same contract: every line from line `since` (1-based)
+`LogFollower` is the seam; `WebSocketLogFollower` takes lines as the server pushes them over
+`/api/builds/{id}/logs/stream?since=N`. The contract: every line from line `since` (1-based)
 emitted exactly once and in order, across dropped connections, then the finished build returned.
 Line numbers, not byte offsets, are the position, because both endpoints count in lines.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import trio
 
-from oore.cli.client.errors import BUILD_EXIT, CliError
+from oore.cli.client.errors import BUILD_EXIT, CliError, ExitCode
 
 if TYPE_CHECKING:
     from oore.cli.client.http import Api
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Build = dict[str, Any]
 FINISHED = frozenset(BUILD_EXIT)
-SETTLE_SECONDS = 0.25  # the last lines may reach the log file just after the final status
-SETTLE_ROUNDS = 8
 
 
 class LogFollower(Protocol):
@@ -69,51 +67,8 @@ class Reconnect:
             return result
 
 
-class PollingLogFollower:
-    def __init__(self, api: Api, reconnect: Reconnect, *, interval: float = 1.0) -> None:
-        self.api = api
-        self.reconnect = reconnect
-        self.interval = interval
-
-    async def follow(self, build_id: str, emit: Callable[[str], None], *, since: int = 1) -> Build:
-        position = since
-        while True:
-            build = await self._build(build_id)
-            position = await self._emit_new(build_id, position, emit, final=False)
-            if build["status"] in FINISHED:
-                return await self._settle(build_id, build, position, emit)
-            await trio.sleep(self.interval)
-
-    async def _settle(
-        self, build_id: str, build: Build, position: int, emit: Callable[[str], None]
-    ) -> Build:
-        for _ in range(SETTLE_ROUNDS):
-            await trio.sleep(SETTLE_SECONDS)
-            before, position = position, await self._emit_new(build_id, position, emit, final=False)
-            if position == before:
-                break
-        await self._emit_new(build_id, position, emit, final=True)
-        return build
-
-    async def _build(self, build_id: str) -> Build:
-        found: Build = await self.reconnect(lambda: self.api.get(f"/api/builds/{build_id}"))
-        return found
-
-    async def _emit_new(
-        self, build_id: str, position: int, emit: Callable[[str], None], *, final: bool
-    ) -> int:
-        """Emit the whole lines from `position` on; the next position."""
-        path = f"/api/builds/{build_id}/log"
-        params = {"since": position}
-        response = await self.reconnect(lambda: self.api.send("GET", path, params=params))
-        fresh = new_lines(response.text, "X-Next-Line" in response.headers, position, final=final)
-        for line in fresh:
-            emit(line)
-        return position + len(fresh)
-
-
 def new_lines(text: str, honoured_since: bool, position: int, *, final: bool) -> list[str]:
-    """The lines of a log answer from line `position` (1-based) on.
+    """The lines of a `GET .../log` answer from line `position` (1-based) on.
 
     A server that honours `?since=` sends only those lines (and says so with X-Next-Line); an
     older one sends the whole log. A last line without its newline may still be growing, so it
@@ -146,6 +101,107 @@ async def wait_for(
         await trio.sleep(interval)
 
 
+class WebSocketLogFollower:
+    """Lines pushed as they are written, over `WS /api/builds/{id}/logs/stream?since=N`.
+
+    After a dropped connection it reconnects (with `Reconnect`'s back-off) asking for the line
+    after the last one it emitted, so each line is emitted once; the server's `end` message
+    says the build is over and its log complete.
+    """
+
+    def __init__(self, api: Api, reconnect: Reconnect) -> None:
+        self.api = api
+        self.reconnect = reconnect
+        self.position = 1
+        self._lost_at: float | None = None
+
+    async def follow(self, build_id: str, emit: Callable[[str], None], *, since: int = 1) -> Build:
+        self.position = since
+        # One HTTP call first: an unreachable server, a bad token or an unknown build are
+        # reported exactly as for every other command.
+        await self._build(build_id)
+        delay = self.reconnect.first
+        while True:
+            try:
+                await self._stream(build_id, emit)
+                return await self._build(build_id)
+            except CliError as exc:
+                now = trio.current_time()
+                lost_for = 0.0 if self._lost_at is None else now - self._lost_at
+                if not exc.transient or lost_for > self.reconnect.patience:
+                    raise
+                if self._lost_at is None:  # each outage is announced once, and its end
+                    self._lost_at, delay = now, self.reconnect.first
+                    self.reconnect.notify(f"{exc.message}; retrying")
+                await trio.sleep(delay)
+                delay = min(delay * 2, self.reconnect.cap)
+
+    async def _build(self, build_id: str) -> Build:
+        found: Build = await self.reconnect(lambda: self.api.get(f"/api/builds/{build_id}"))
+        return found
+
+    async def _stream(self, build_id: str, emit: Callable[[str], None]) -> None:
+        from trio_websocket import (  # imported here: `oore --help` stays fast
+            ConnectionClosed,
+            HandshakeError,
+            open_websocket_url,
+        )
+
+        url = _websocket_url(self.api.server, f"/api/builds/{build_id}/logs/stream")
+        token = self.api.token
+        headers = [(b"Authorization", f"Bearer {token}".encode())] if token else []
+        try:
+            async with open_websocket_url(
+                f"{url}?since={self.position}", extra_headers=headers, message_queue_size=64
+            ) as socket:
+                if self._lost_at is not None:
+                    self._lost_at = None
+                    self.reconnect.notify("reconnected")
+                while True:
+                    message = json.loads(await socket.get_message())
+                    if message["type"] == "lines":
+                        self._emit(message, emit)
+                    elif message["type"] == "end":
+                        return
+        except ConnectionClosed as exc:
+            why = exc.reason
+            code, text = (why.code, why.reason) if why is not None else (None, None)
+            raise _closed(code, text, self.api.server) from None
+        except (HandshakeError, OSError) as exc:
+            raise CliError(
+                f"lost the connection to {self.api.server}: {exc}. Is oored running? "
+                "Check --server/OORE_SERVER",
+                ExitCode.UNREACHABLE,
+                transient=True,
+            ) from None
+
+    def _emit(self, message: dict[str, Any], emit: Callable[[str], None]) -> None:
+        for offset, line in enumerate(message["text"].split("\n")[:-1]):
+            number = message["first"] + offset
+            if number >= self.position:  # a reconnect may resend lines already shown
+                emit(line)
+                self.position = number + 1
+
+
+def _websocket_url(server: str, path: str) -> str:
+    scheme, _, rest = server.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}{path}"
+
+
+def _closed(code: int | None, reason: str | None, server: str) -> CliError:
+    if code == 4401:
+        return CliError(f"the server rejected the token: {reason}", ExitCode.AUTH)
+    if code == 4403:
+        return CliError(f"not allowed: {reason}", ExitCode.AUTH)
+    if code == 4404:
+        return CliError(f"not found: {reason}", ExitCode.NOT_FOUND)
+    # Anything else (the daemon restarting, a proxy hanging up): reconnect and resume.
+    return CliError(
+        f"the log stream from {server} closed ({code})", ExitCode.UNREACHABLE, transient=True
+    )
+
+
 def follower(api: Api, reconnect: Reconnect, *, interval: float) -> LogFollower:
-    """The best follower the server offers; polling until the log WebSocket is used."""
-    return PollingLogFollower(api, reconnect, interval=interval)
+    """The WebSocket follower; `interval` matters only to the polling one it replaced."""
+    del interval
+    return WebSocketLogFollower(api, reconnect)
