@@ -19,14 +19,3 @@ def new_id() -> str:
         made = ULID.from_int(int(_last) + 1)
     _last = made
     return str(made)
-
-
-def is_id(value: str) -> bool:
-    """True when `value` is a well-formed ULID string (used to reject bad path parameters)."""
-    if len(value) != 26:
-        return False
-    try:
-        ULID.from_str(value)
-    except ValueError:
-        return False
-    return True
