@@ -57,7 +57,10 @@ async def get_build(build_id: str) -> Response:
     position = None
     if build.status is BuildStatus.QUEUED:
         queued = [b.id for b in await store.builds_in(("queued",))]
-        position = queued.index(build_id) + 1 if build_id in queued else None
+        if build_id in queued:
+            position = queued.index(build_id) + 1
+        else:  # it left the queue between the two reads: answer with what it is now
+            build = await store.get_build(build_id)
     steps = await store.get_steps(build_id)
     return jsonify(present.build_detail(build, steps, position))
 
