@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+import sys
 from collections.abc import Callable
 
 import trio
@@ -41,8 +42,12 @@ log = logging.getLogger("oore.daemon")
 KEY_CHECK = "key_check"
 WEBHOOK_INBOX = 256
 REPOSITORY_INBOX = 64
-LOG_INBOX = 256
+LOG_INBOX = 64  # output chunks (up to 64 KiB each) waiting for the log streamer
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long a worker thread (the log writer, the store's writer) may hold the GIL while the event
+# loop waits for it after a socket call: Python's 5 ms default makes every send to a viewer wait
+# behind a busy log writer.
+SWITCH_INTERVAL = 0.0005
 
 
 async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -50,6 +55,7 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
     if settings.encryption_key is None:
         raise ConfigError("OORE_ENCRYPTION_KEY: required (ensure_secrets generates one)")
     sealer = Sealer(settings.encryption_key)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     async with open_sqlite_store(settings.database_path) as store:
         await verify_key(store, sealer, settings)
         webhook_send: trio.MemorySendChannel[IngestRequest]

@@ -10,16 +10,20 @@ still drained. Everything a burst of messages brings is handled in one worker-th
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import trio
 
 from oore.actors.messages import LogChunk, LogMessage, LogOpen
 from oore.logs.hub import LogHub
-from oore.logs.lines import mask, secrets_to_mask, take_lines
-from oore.logs.logfile import Batch, LogWriter
+from oore.logs.lines import mask, measure, secrets_to_mask, take_text
+from oore.logs.logfile import BATCH_BYTES, Batch, LogWriter, joined
 
-MAX_BATCH = 512
+MAX_BATCH = 512  # messages handled in one worker-thread call, at most
+MAX_BATCH_BYTES = 2 * 1024 * 1024  # output handled in one call, about: bounds the memory it takes
 META_STREAM = "oore"
 
 
@@ -37,9 +41,29 @@ class _Outcome:
     """What a batch of messages produced, to announce on the event loop."""
 
     opened: list[str] = field(default_factory=list)
-    published: list[tuple[str, Batch]] = field(default_factory=list)
+    published: list[tuple[str, list[Batch]]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     written: list[trio.Event] = field(default_factory=list)
+
+    def publish(self, build_id: str, batch: Batch) -> None:
+        """Announce `batch`; it joins the previous one when they continue each other, so
+        viewers get fewer, larger messages (up to `BATCH_BYTES`) when output is heavy."""
+        if self.published:
+            last_id, run = self.published[-1]
+            tail = run[-1]
+            if (
+                last_id == build_id
+                and (tail.step, tail.stream) == (batch.step, batch.stream)
+                and tail.first + tail.count == batch.first
+                and sum(len(b.text) for b in run) + len(batch.text) <= BATCH_BYTES
+            ):
+                run.append(batch)
+                return
+        self.published.append((build_id, [batch]))
+
+    def batches(self) -> Iterator[tuple[str, Batch]]:
+        for build_id, run in self.published:
+            yield build_id, run[0] if len(run) == 1 else joined(run)
 
 
 class LogStreamer:
@@ -66,17 +90,20 @@ class LogStreamer:
 
     def _drain(self) -> list[LogMessage]:
         found: list[LogMessage] = []
-        while len(found) < MAX_BATCH:
+        size = 0
+        while len(found) < MAX_BATCH and size < MAX_BATCH_BYTES:
             try:
-                found.append(self.inbox.receive_nowait())
+                message = self.inbox.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
+            found.append(message)
+            size += len(message.data) if isinstance(message, LogChunk) else 0
         return found
 
     def _announce(self, outcome: _Outcome) -> None:
         for build_id in outcome.opened:
             self.hub.open(build_id)
-        for build_id, batch in outcome.published:
+        for build_id, batch in outcome.batches():
             self.hub.publish(build_id, batch)
         for build_id in outcome.closed:
             self.hub.close(build_id)
@@ -114,32 +141,30 @@ class LogStreamer:
         log = self._open[message.build_id]
         buffer = log.partial.setdefault((message.step, message.stream), bytearray())
         buffer.extend(message.data)
-        lines = take_lines(buffer)
-        if lines:
-            self._write(message.build_id, log, message.step, message.stream, lines, outcome)
+        text = take_text(buffer)
+        if text:
+            self._write(message.build_id, log, message.step, message.stream, text, outcome)
 
     def _write(
-        self,
-        build_id: str,
-        log: _BuildLog,
-        step: int,
-        stream: str,
-        lines: list[bytes],
-        outcome: _Outcome,
+        self, build_id: str, log: _BuildLog, step: int, stream: str, text: bytes, outcome: _Outcome
     ) -> None:
         if log.capped:
             return
         if log.secrets:
-            lines = [mask(line, log.secrets) for line in lines]
+            text = mask(text, log.secrets)  # before cutting long lines: a cut cannot split one
+        text, lengths = measure(text)
         room = log.cap - log.writer.size
-        if sum(len(line) for line in lines) > room:
-            fits = _fitting(lines, room)
-            if fits:
-                outcome.published.append((build_id, log.writer.append(step, stream, fits)))
+        over = len(text) > room
+        if over:
+            fits = bisect.bisect_right(list(itertools.accumulate(lengths)), room)
+            text, lengths = text[: sum(lengths[:fits])], lengths[:fits]
+        for piece, piece_lengths in _pieces(text, lengths):
+            outcome.publish(build_id, log.writer.append(step, stream, piece, piece_lengths))
+        if over:
             log.capped = True
             notice = f"[oore] log size limit of {log.cap} bytes reached; output is not stored\n"
-            lines, stream = [notice.encode()], META_STREAM
-        outcome.published.append((build_id, log.writer.append(step, stream, lines)))
+            batch = log.writer.append(step, META_STREAM, notice.encode(), [len(notice.encode())])
+            outcome.publish(build_id, batch)
 
     def _finish(self, build_id: str, outcome: _Outcome | None = None) -> bool:
         log = self._open.pop(build_id, None)
@@ -147,18 +172,22 @@ class LogStreamer:
             return False
         for (step, stream), buffer in log.partial.items():
             if buffer:
-                rest = [bytes(buffer) + b"\n"]
-                self._write(build_id, log, step, stream, rest, outcome or _Outcome())
+                self._write(
+                    build_id, log, step, stream, bytes(buffer) + b"\n", outcome or _Outcome()
+                )
         log.writer.close()
         return True
 
 
-def _fitting(lines: list[bytes], room: int) -> list[bytes]:
-    """The leading lines whose total size fits in `room` bytes."""
-    fits: list[bytes] = []
-    for line in lines:
-        room -= len(line)
-        if room < 0:
-            break
-        fits.append(line)
-    return fits
+def _pieces(text: bytes, lengths: list[int]) -> Iterator[tuple[bytes, list[int]]]:
+    """`text` cut at line ends into pieces of at most `BATCH_BYTES` (or one line each)."""
+    if len(text) <= BATCH_BYTES:  # the usual case: one read of a pipe
+        if lengths:
+            yield text, lengths
+        return
+    ends = list(itertools.accumulate(lengths))
+    line = byte = 0
+    while line < len(lengths):
+        stop = max(line + 1, bisect.bisect_right(ends, byte + BATCH_BYTES, lo=line))
+        yield text[byte : ends[stop - 1]], lengths[line:stop]
+        line, byte = stop, ends[stop - 1]

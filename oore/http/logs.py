@@ -9,8 +9,8 @@ and at the end a message with the build's final status before closing normally.
 
 from __future__ import annotations
 
-import functools
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -19,12 +19,14 @@ import trio
 from quart import Blueprint, Response, request, send_file, websocket
 from quart.wrappers.response import ResponseBody
 
+from oore.actors.runtime import Subscription
 from oore.errors import NotFound, ValidationError
 from oore.http import present
 from oore.http.services import Services, services
 from oore.http.wsauth import close_with, websocket_principal
 from oore.logs.hub import DISK_SLICE_LINES, LogHub
 from oore.logs.logfile import Batch, paths
+from oore.logs.wire import encode_lines
 from oore.model import Build
 from oore.store.announcing import Change
 
@@ -175,32 +177,50 @@ async def stream_log(build_id: str) -> None:
 async def _send_lines(svc: Services, build_id: str, since: int) -> Build:
     """Send every line from `since` until the build is over and its log complete."""
     position = since
-    while True:
-        build = await svc.store.get_build(build_id)
-        if svc.log_hub.is_live(build_id) or build.status.finished:
-            async with aclosing(svc.log_hub.follow(build_id, position)) as lines:
-                async for batch in lines:
-                    position = batch.first + batch.count
-                    await websocket.send(_lines_message(batch))
+    with svc.changes.subscribe() as changes:
+        while True:
             build = await svc.store.get_build(build_id)
-            if build.status.finished and not svc.log_hub.is_live(build_id):
-                return build
-        # Not started yet (queued), or its log is about to open: look again shortly.
-        await trio.sleep(WAIT_POLL_SECONDS)
+            if svc.log_hub.is_live(build_id) or build.status.finished:
+                async with aclosing(svc.log_hub.follow(build_id, position)) as lines:
+                    async for batch in lines:
+                        position = batch.first + batch.count
+                        await websocket.send(_lines_message(batch))
+                build = await svc.store.get_build(build_id)
+                if build.status.finished and not svc.log_hub.is_live(build_id):
+                    return build
+            # Queued, or between its log closing and its final status: wait for its next change.
+            await _next_change(changes, build_id)
 
 
-@functools.lru_cache(maxsize=64)
-def _lines_message(batch: Batch) -> str:
-    # Cached: every viewer of a live build is sent the same batches; encode each once.
-    return json.dumps(
-        {
-            "type": "lines",
-            "first": batch.first,
-            "step": batch.step,
-            "stream": batch.stream,
-            "text": batch.text.decode("utf-8", "replace"),
-        }
-    )
+async def _next_change(changes: Subscription[Change], build_id: str) -> None:
+    with trio.move_on_after(WAIT_POLL_SECONDS):  # also a safety net, should a change be missed
+        async for change in changes:
+            about = change.build.id if change.build else change.step and change.step.build_id
+            if about == build_id:
+                return
+
+
+class _RecentFrames:
+    """The last few batches' messages, by identity: every viewer keeping up with a live build
+    is sent the same batch objects, so each is encoded once. (Not by value: hashing a 512 KiB
+    batch for every viewer cost more than the encoding saved.)"""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._frames: OrderedDict[int, tuple[Batch, bytes]] = OrderedDict()
+
+    def __call__(self, batch: Batch) -> bytes:
+        found = self._frames.get(id(batch))
+        if found is not None and found[0] is batch:
+            return found[1]
+        frame = encode_lines(batch)
+        self._frames[id(batch)] = (batch, frame)  # holding the batch keeps its id unique
+        if len(self._frames) > self.size:
+            self._frames.popitem(last=False)
+        return frame
+
+
+_lines_message = _RecentFrames()
 
 
 async def _heartbeats(svc: Services, build_id: str) -> None:

@@ -1,42 +1,50 @@
 """Turning raw process output into numbered, masked lines, a whole chunk at a time.
 
-Work is done per chunk with bytes methods (split, find, replace), not per character, so a build
-printing millions of lines costs the daemon little. A line longer than `MAX_LINE` bytes is cut
-and continued on the next line; a partial line waits for the rest of it, which is also why a
-secret split across two reads is still masked.
+Work is done per chunk with bytes methods (split, find, replace, map) and never in a Python loop
+per line, so a build printing millions of lines costs the daemon little. A line longer than
+`MAX_LINE` bytes is cut and continued on the next line; a partial line waits for the rest of it,
+which is also why a secret split across two reads is still masked.
 """
 
 from __future__ import annotations
 
 MAX_LINE = 4096
 MASK = b"********"
+_PLUS_ONE = (1).__add__
 
 
-def take_lines(buffer: bytearray) -> list[bytes]:
-    """Remove the complete lines (each ending in b"\\n") from `buffer` and return them."""
+def take_text(buffer: bytearray) -> bytes:
+    """Remove the complete lines (each ending in b"\\n") from `buffer` and return them.
+
+    A line still open after `MAX_LINE` bytes is cut there (an endless line cannot wait forever).
+    """
     end = buffer.rfind(b"\n") + 1
-    lines: list[bytes] = []
-    if end:
-        lines = bytes(buffer[:end]).split(b"\n")[:-1]
-        del buffer[:end]
-        lines = _capped([line + b"\n" for line in lines])
-    while len(buffer) >= MAX_LINE:  # an endless line: cut it, keep the rest waiting
-        lines.append(bytes(buffer[:MAX_LINE]) + b"\n")
-        del buffer[:MAX_LINE]
-    return lines
+    text = bytes(buffer[:end])
+    del buffer[:end]
+    if len(buffer) >= MAX_LINE:
+        pieces = [text]
+        while len(buffer) >= MAX_LINE:
+            pieces.append(bytes(buffer[:MAX_LINE]) + b"\n")
+            del buffer[:MAX_LINE]
+        text = b"".join(pieces)
+    return text
 
 
-def _capped(lines: list[bytes]) -> list[bytes]:
-    if all(len(line) <= MAX_LINE + 1 for line in lines):
-        return lines
-    out: list[bytes] = []
-    for line in lines:
-        body = line[:-1]
-        while len(body) > MAX_LINE:
-            out.append(body[:MAX_LINE] + b"\n")
-            body = body[MAX_LINE:]
-        out.append(body + b"\n")
-    return out
+def measure(text: bytes) -> tuple[bytes, list[int]]:
+    """`text` (complete lines) with lines over `MAX_LINE` cut, and each line's length with its
+    newline."""
+    parts = text.split(b"\n")
+    parts.pop()  # what follows the last newline: nothing
+    lengths = list(map(len, parts))
+    if lengths and max(lengths) > MAX_LINE:
+        parts = [piece for part in parts for piece in _cut(part)]
+        text = b"".join(part + b"\n" for part in parts)
+        lengths = list(map(len, parts))
+    return text, list(map(_PLUS_ONE, lengths))
+
+
+def _cut(line: bytes) -> list[bytes]:
+    return [line[start : start + MAX_LINE] for start in range(0, len(line), MAX_LINE)] or [b""]
 
 
 def mask(text: bytes, secrets: tuple[bytes, ...]) -> bytes:
@@ -48,9 +56,9 @@ def mask(text: bytes, secrets: tuple[bytes, ...]) -> bytes:
 
 
 def secrets_to_mask(values: tuple[str, ...]) -> tuple[bytes, ...]:
-    # Masking works line by line, so a multi-line secret (a PEM key, a JSON key file) is masked
-    # as each of its lines. Very short values would mask ordinary words; longest first so a
-    # secret containing another is masked whole.
+    # Masking works on whole lines, so a multi-line secret (a PEM key, a JSON key file) is
+    # masked whole, and also line by line when only part of it is printed. Very short values
+    # would mask ordinary words; longest first so a secret containing another is masked whole.
     parts = {part for value in values for part in (value, *value.splitlines())}
     found = {part.encode() for part in parts if len(part.strip()) >= 3}
     return tuple(sorted(found, key=len, reverse=True))

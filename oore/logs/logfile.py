@@ -8,17 +8,24 @@ file I/O, called from worker threads.
 
 from __future__ import annotations
 
+import array
 import bisect
+import itertools
+import re
 import struct
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from oore.logs.lines import measure
+
 RECORD = struct.Struct("<QIhBx")  # offset, length, step, stream
 STREAMS = ("stdout", "stderr", "oore")
 STREAM_CODE = {name: code for code, name in enumerate(STREAMS)}
-READ_BATCH_BYTES = 256 * 1024
+# Most bytes of lines in one batch, which is one WebSocket message (clients refuse over 1 MiB).
+BATCH_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,12 @@ class Batch:
             object.__setattr__(self, "count", self.text.count(b"\n"))
 
 
+def joined(run: list[Batch]) -> Batch:
+    """One batch of consecutive batches of one step and stream."""
+    text = b"".join(batch.text for batch in run)
+    return Batch(run[0].first, run[0].step, run[0].stream, text, sum(b.count for b in run))
+
+
 def paths(logs_dir: Path, build_id: str) -> tuple[Path, Path]:
     return logs_dir / f"{build_id}.log", logs_dir / f"{build_id}.idx"
 
@@ -50,20 +63,18 @@ class LogWriter:
         self.size = self._text.tell()
         self.lines = self._index.tell() // RECORD.size
 
-    def append(self, step: int, stream: str, lines: list[bytes]) -> Batch:
+    def append(
+        self, step: int, stream: str, text: bytes, lengths: list[int] | None = None
+    ) -> Batch:
+        """Append `text`, complete lines of `lengths` bytes each (newline included)."""
+        if lengths is None:
+            text, lengths = measure(text)
         first = self.lines + 1
-        code = STREAM_CODE[stream]
-        records = bytearray()
-        offset = self.size
-        for line in lines:
-            records += RECORD.pack(offset, len(line), step, code)
-            offset += len(line)
-        text = b"".join(lines)
         self._text.write(text)
-        self._index.write(records)
-        self.size = offset
-        self.lines += len(lines)
-        return Batch(first, step, stream, text)
+        self._index.write(_records_for(self.size, lengths, step, STREAM_CODE[stream]))
+        self.size += len(text)
+        self.lines += len(lengths)
+        return Batch(first, step, stream, text, len(lengths))
 
     def flush(self) -> None:
         # Flushed to the OS before a batch is announced, so a reader catching up from disk
@@ -88,7 +99,8 @@ def count_lines(logs_dir: Path, build_id: str) -> int:
 def read_batches(
     logs_dir: Path, build_id: str, since: int, until: int | None = None, step: int | None = None
 ) -> Iterator[Batch]:
-    """Lines since..until-1 (1-based; until None = to the end), grouped in batches."""
+    """Lines since..until-1 (1-based; until None = to the end), grouped in batches of one step
+    and stream and at most `BATCH_BYTES` (or one line)."""
     text_path, index_path = paths(logs_dir, build_id)
     try:
         index, text = index_path.open("rb"), text_path.open("rb")
@@ -99,37 +111,78 @@ def read_batches(
         last = total if until is None else min(total, until - 1)
         line = max(since, 1)
         while line <= last:
-            records = _records(index, line, last)
-            yield from _batches(text, line, records, step)
-            line += len(records)
+            index.seek((line - 1) * RECORD.size)
+            raw = index.read(min(last - line + 1, READ_RECORDS) * RECORD.size)
+            raw = raw[: len(raw) - len(raw) % RECORD.size]
+            if not raw:
+                return
+            raw = raw[: _within_bytes(raw, BATCH_BYTES) * RECORD.size]
+            yield from _batches(text, line, raw, step)
+            line += len(raw) // RECORD.size
 
 
-def _records(index: BinaryIO, first: int, last: int) -> list[tuple[int, int, int, int]]:
-    # Enough records for about READ_BATCH_BYTES of text, read with one seek.
-    count = min(last - first + 1, 4096)
-    index.seek((first - 1) * RECORD.size)
-    raw = index.read(count * RECORD.size)
-    records = list(RECORD.iter_unpack(raw[: len(raw) - len(raw) % RECORD.size]))
-    # 4096 lines of up to 4 KiB would make a 16 MiB batch (one WebSocket message): cut by size.
-    limit = records[0][0] + READ_BATCH_BYTES if records else 0
-    return records[: max(1, bisect.bisect_right(records, limit, key=lambda r: r[0]))]
+# --- the index, a column at a time ----------------------------------------------------------
+# A record is 16 bytes: offset (8), length (4), step (2), stream (1), padding (1). Columns are
+# read and written with strided slices, so a million lines cost a few C loops, not a million
+# Python steps.
+
+READ_RECORDS = 16384  # records read per seek when catching up
+_NATIVE_IS_LITTLE = sys.byteorder == "little"
 
 
-def _batches(
-    text: BinaryIO, first: int, records: list[tuple[int, int, int, int]], step: int | None
-) -> Iterator[Batch]:
-    if not records:
-        return
-    start = records[0][0]
-    end = records[-1][0] + records[-1][1]
+def _column(values: Iterable[int], typecode: str) -> bytes:
+    column = array.array(typecode, values)
+    if not _NATIVE_IS_LITTLE:
+        column.byteswap()
+    return column.tobytes()
+
+
+def _records_for(start: int, lengths: list[int], step: int, code: int) -> bytes:
+    count = len(lengths)
+    if not count:
+        return b""
+    records = bytearray(RECORD.size * count)
+    offsets = _column(itertools.accumulate(lengths[:-1], initial=start), "Q")
+    sizes = _column(lengths, "I")
+    for byte in range(8):
+        records[byte :: RECORD.size] = offsets[byte::8]
+    for byte in range(4):
+        records[8 + byte :: RECORD.size] = sizes[byte::4]
+    step_bytes = struct.pack("<h", step)
+    records[12 :: RECORD.size] = step_bytes[:1] * count
+    records[13 :: RECORD.size] = step_bytes[1:] * count
+    records[14 :: RECORD.size] = bytes((code,)) * count
+    return bytes(records)
+
+
+def _within_bytes(raw: bytes, limit: int) -> int:
+    """How many of the records in `raw` have their text within `limit` bytes (at least one)."""
+    count = len(raw) // RECORD.size
+    start = RECORD.unpack_from(raw, 0)[0]
+
+    def end_of(i: int) -> int:
+        offset, length = RECORD.unpack_from(raw, i * RECORD.size)[:2]
+        return int(offset + length - start)
+
+    return max(1, bisect.bisect_right(range(count), limit, key=end_of))
+
+
+_RUNS = re.compile(rb"(...)\1*", re.DOTALL)
+
+
+def _batches(text: BinaryIO, first: int, raw: bytes, step: int | None) -> Iterator[Batch]:
+    """The lines of the records in `raw`, one batch per run of the same step and stream."""
+    start = RECORD.unpack_from(raw, 0)[0]
+    end_offset, end_length = RECORD.unpack_from(raw, len(raw) - RECORD.size)[:2]
     text.seek(start)
-    blob = text.read(end - start)
-    group_start = 0
-    for i in range(1, len(records) + 1):
-        if i == len(records) or records[i][2:4] != records[group_start][2:4]:
-            offset, _, step_of, code = records[group_start]
-            last_offset, last_length = records[i - 1][0], records[i - 1][1]
+    blob = text.read(end_offset + end_length - start)
+    keys = bytearray(3 * (len(raw) // RECORD.size))  # step and stream, 3 bytes per line
+    for byte in range(3):
+        keys[byte::3] = raw[12 + byte :: RECORD.size]
+    for run in _RUNS.finditer(keys):
+        low, high = run.start() // 3, run.end() // 3
+        offset, _, step_of, code = RECORD.unpack_from(raw, low * RECORD.size)
+        last_offset, last_length = RECORD.unpack_from(raw, (high - 1) * RECORD.size)[:2]
+        if step is None or step == step_of:
             piece = blob[offset - start : last_offset + last_length - start]
-            if step is None or step == step_of:
-                yield Batch(first + group_start, step_of, STREAMS[code], piece)
-            group_start = i
+            yield Batch(first + low, step_of, STREAMS[code], piece, high - low)

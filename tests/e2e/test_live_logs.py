@@ -23,6 +23,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
 from oore.crypto import generate_key
+from oore.logs.wire import decode
 from tests.e2e.daemon import Daemon
 from tests.e2e.gitrepo import GitRepo
 from tests.e2e.webhook_client import Operator
@@ -256,7 +257,7 @@ async def read_until_closed(
 ) -> None:
     while not stop(viewer):
         try:
-            viewer.messages.append(json.loads(await ws.get_message()))
+            viewer.messages.append(decode(await ws.get_message()))
         except ConnectionClosed as closed:
             reason = closed.reason
             viewer.code = None if reason is None else reason.code
@@ -641,7 +642,7 @@ async def test_events_stream_build_and_step_changes_in_order(ci_repo: tuple[Ci, 
             while not any(
                 m["type"] == "build_changed" and m["build"]["status"] == "failed" for m in seen
             ):
-                seen.append(json.loads(await ws.get_message()))
+                seen.append(decode(await ws.get_message()))
             assert time.monotonic() - started < BUILD_TIMEOUT
 
     mine = [

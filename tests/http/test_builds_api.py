@@ -101,7 +101,7 @@ def write_log(services: Services, build_id: str, lines: list[tuple[int, str, str
     writer = LogWriter(services.paths.logs, build_id)
     try:
         for step, stream, text in lines:
-            writer.append(step, stream, [f"{text}\n".encode()])
+            writer.append(step, stream, f"{text}\n".encode())
     finally:
         writer.close()
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from oore.actors.logs import LogStreamer
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
 from oore.actors.runtime import mailbox
-from oore.logs.hub import LogHub, _from
+from oore.logs.hub import RING_BYTES, LogHub, _from
 from oore.logs.logfile import Batch
 
 LINES = 3000
@@ -20,8 +21,12 @@ async def _viewer(hub: LogHub, since: int, delay: float, seen: list[bytes]) -> N
         await trio.sleep(delay)
 
 
-async def test_fast_slow_and_late_viewers_get_every_line_once(tmp_path: Path) -> None:
-    hub = LogHub(tmp_path / "logs")
+@pytest.mark.parametrize("ring_bytes", [RING_BYTES, 64], ids=["ring", "tiny-ring"])
+async def test_fast_slow_and_late_viewers_get_every_line_once(
+    tmp_path: Path, ring_bytes: int
+) -> None:
+    # With a tiny ring the slow and the late viewer read most lines from disk.
+    hub = LogHub(tmp_path / "logs", ring_bytes=ring_bytes)
     send: trio.MemorySendChannel[LogMessage]
     inbox: trio.MemoryReceiveChannel[LogMessage]
     send, inbox = mailbox(4)

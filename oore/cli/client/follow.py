@@ -8,7 +8,6 @@ Line numbers, not byte offsets, are the position, because both endpoints count i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -147,18 +146,23 @@ class WebSocketLogFollower:
             open_websocket_url,
         )
 
+        from oore.logs.wire import decode
+
         url = _websocket_url(self.api.server, f"/api/builds/{build_id}/logs/stream")
         token = self.api.token
         headers = [(b"Authorization", f"Bearer {token}".encode())] if token else []
         try:
             async with open_websocket_url(
-                f"{url}?since={self.position}", extra_headers=headers, message_queue_size=64
+                f"{url}?since={self.position}",
+                extra_headers=headers,
+                message_queue_size=64,
+                receive_buffer_size=256 * 1024,  # the default, 4 KiB, is a syscall per 4 KiB
             ) as socket:
                 if self._lost_at is not None:
                     self._lost_at = None
                     self.reconnect.notify("reconnected")
                 while True:
-                    message = json.loads(await socket.get_message())
+                    message = decode(await socket.get_message())
                     if message["type"] == "lines":
                         self._emit(message, emit)
                     elif message["type"] == "end":
