@@ -9,6 +9,7 @@ escalation propagates as `SupervisorEscalation` so that the service manager rest
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import signal
 import sys
@@ -48,6 +49,7 @@ SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # loop waits for it after a socket call: Python's 5 ms default makes every send to a viewer wait
 # behind a busy log writer.
 SWITCH_INTERVAL = 0.0005
+GC_THRESHOLDS = (10000, 20, 20)
 
 
 async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -89,6 +91,7 @@ async def _start_and_wait(
         # Port 0 picks a free port; links and webhook URLs must name the one we got.
         svc.settings = dataclasses.replace(svc.settings, base_url=url)
     log.info("oored %s listening on %s (data dir %s)", __version__, url, svc.settings.data_dir)
+    _settle_garbage_collector()
     if on_ready is not None:
         on_ready(url)
     await shutdown.wait()
@@ -98,6 +101,18 @@ async def _start_and_wait(
     with trio.move_on_after(svc.settings.shutdown_grace):
         await actors.repositories.drain()
         await http_done.wait()
+
+
+def _settle_garbage_collector() -> None:
+    """Keep the cyclic garbage collector's full passes short while serving.
+
+    Everything alive once the daemon is up (modules, the app, the actors) lives as long as the
+    process: frozen, a full pass no longer walks it. Measured under a webhook burst, full passes
+    over it took 24-55 ms each, about once a second: they were the acknowledgement tail.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def build_children(
@@ -124,7 +139,9 @@ def build_children(
         keep_failed_hours=svc.settings.keep_failed_workspaces_hours,
     )
     streamer = LogStreamer(svc.log_hub, log_inbox, cap=svc.settings.max_log_bytes)
-    ingester = WebhookIngester(svc.store, webhook_inbox, repo_send, svc.ingest_overflow)
+    ingester = WebhookIngester(
+        svc.store, webhook_inbox, repo_send, svc.ingest_overflow, lull=svc.deliveries
+    )
     children = [
         ChildSpec("log-streamer", streamer.run),
         ChildSpec("repository-supervisor", repositories.run),

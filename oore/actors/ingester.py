@@ -1,10 +1,12 @@
 """WebhookIngester: turns stored deliveries into triggers for the RepositorySupervisor.
 
-Its inbox carries event ids as a wake-up only; the database is the source of truth. On start,
-whenever the HTTP side rings the overflow doorbell, and every `sweep_every` seconds, it re-reads
-every still-pending event, so a full inbox or a crash delays an event but never loses it. Events
-it cannot use are closed with a reason (ignored or failed); usable ones go to the repository
-supervisor, whose guarded write closes them exactly once, however often they are sent.
+Its inbox carries the stored events (or ids to re-read) as a wake-up only; the database is the
+source of truth. On start, whenever the HTTP side rings the overflow doorbell, and every
+`sweep_every` seconds, it re-reads every still-pending event, so a full inbox or a crash delays
+an event but never loses it. During a burst of deliveries it waits for a pause (a `Lull`), so
+acknowledging them comes first. Events it cannot use are closed with a reason (ignored or
+failed); usable ones go to the repository supervisor, whose guarded write closes them exactly
+once, however often they are sent.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import trio
 
 from oore.actors.messages import IngestRequest, RepositoryMessage, TriggerReceived
-from oore.actors.runtime import Doorbell
+from oore.actors.runtime import Doorbell, Lull
 from oore.errors import NotFound
 from oore.model import EventState, Provider, Repository, Trigger, WebhookEvent
 from oore.store.base import Store
@@ -24,6 +26,11 @@ from oore.webhooks.delivery import json_document
 log = logging.getLogger("oore.actors.ingester")
 
 SWEEP_BATCH = 500
+# Processing waits for a pause of DEFER_QUIET seconds between deliveries, DEFER_PATIENCE at most:
+# during a burst the daemon's CPU goes to acknowledging deliveries quickly; the events are
+# stored, so only their builds start a little later.
+DEFER_QUIET = 0.02
+DEFER_PATIENCE = 5.0
 
 
 class WebhookIngester:
@@ -34,6 +41,7 @@ class WebhookIngester:
         triggers: trio.MemorySendChannel[RepositoryMessage],
         overflow: Doorbell,
         *,
+        lull: Lull | None = None,
         sweep_every: float = 30.0,
         resend_after: float = 300.0,
     ) -> None:
@@ -41,6 +49,7 @@ class WebhookIngester:
         self.inbox = inbox
         self.triggers = triggers
         self.overflow = overflow
+        self.lull = lull
         self.sweep_every = sweep_every
         self.resend_after = resend_after
         self._sent: dict[str, float] = {}
@@ -83,6 +92,8 @@ class WebhookIngester:
             return
         self._busy.add(event_id)
         try:
+            if self.lull is not None:
+                await self.lull.wait()
             event = request if isinstance(request, WebhookEvent) else await self._pending(event_id)
             if event is not None:
                 await self._process(event)

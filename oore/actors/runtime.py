@@ -422,3 +422,35 @@ class Doorbell:
     async def wait(self) -> None:
         await self._event.wait()
         self._event = trio.Event()
+
+
+class Lull:
+    """Lets background work wait for a pause in foreground work, within a patience.
+
+    The foreground calls `touch` whenever it does something (a webhook delivery arrives); the
+    background awaits `wait` before each piece of work, which returns once nothing touched it
+    for `quiet` seconds. While touches keep coming it waits at most `patience` seconds, then
+    stops waiting until the next pause: deferred work is late, never starved.
+    """
+
+    def __init__(self, quiet: float, patience: float) -> None:
+        self.quiet = quiet
+        self.patience = patience
+        self._last = -math.inf
+        self._waiting_since: float | None = None
+
+    def touch(self) -> None:
+        self._last = trio.current_time()
+
+    async def wait(self) -> None:
+        while True:
+            now = trio.current_time()
+            idle = now - self._last
+            if idle >= self.quiet:
+                self._waiting_since = None
+                return
+            if self._waiting_since is None:
+                self._waiting_since = now
+            elif now - self._waiting_since >= self.patience:
+                return  # out of patience: work goes on beside the foreground until a pause
+            await trio.sleep(self.quiet - idle)

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 import trio
 from quart import current_app
 
+from oore.actors.ingester import DEFER_PATIENCE, DEFER_QUIET
 from oore.actors.messages import IngestRequest, RepositoryMessage
-from oore.actors.runtime import Broadcast, Doorbell
+from oore.actors.runtime import Broadcast, Doorbell, Lull
 from oore.config import Settings
 from oore.crypto import Sealer
 from oore.logs.hub import LogHub
+from oore.model import WebhookEvent
 from oore.paths import DataPaths
 from oore.store.announcing import Change
 from oore.store.base import Store
@@ -35,6 +37,8 @@ class Services:
     webhook_inbox: trio.MemorySendChannel[IngestRequest] | None = None
     repository_inbox: trio.MemorySendChannel[RepositoryMessage] | None = None
     ingest_overflow: Doorbell = field(default_factory=Doorbell)
+    # Touched by every new delivery; the ingester defers processing to a pause in them.
+    deliveries: Lull = field(default_factory=lambda: Lull(DEFER_QUIET, DEFER_PATIENCE))
     log_hub: LogHub = field(init=False)
     changes: Broadcast[Change] = field(default_factory=Broadcast)
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -67,6 +71,8 @@ class Services:
         """Wake the ingester; a full inbox is fine, the event is stored and will be swept."""
         if self.webhook_inbox is None:
             return
+        if isinstance(event, WebhookEvent):  # a new delivery (not a reprocess request)
+            self.deliveries.touch()
         try:
             self.webhook_inbox.send_nowait(event)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
