@@ -81,11 +81,17 @@ class Engine:
         return jobs
 
     def _apply(self, batch: list[_Job]) -> None:
-        db = self._writer
+        conn = self._writer.conn
         try:
-            with db.atomic():
+            conn.execute("BEGIN")
+            try:
                 for job in batch:
-                    self._apply_one(db, job)
+                    self._apply_one(self._writer, job)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:  # the commit itself failed: nobody's unit was stored
             for job in batch:
                 job.error = job.error or exc
@@ -94,11 +100,20 @@ class Engine:
 
     @staticmethod
     def _apply_one(db: Database, job: _Job) -> None:
+        # The same savepoint name every time: SQLite's statement cache serves these, and the
+        # writer thread, which holds the GIL between statements, runs as little as it can.
+        conn = db.conn
+        conn.execute("SAVEPOINT unit")
         try:
-            with db.atomic():
-                job.result = job.unit(db)
+            job.result = job.unit(db)
         except Exception as exc:
             job.error = exc
+            if not conn.in_transaction:  # the error ended the whole batch's transaction
+                raise sqlite3.OperationalError("the batch's transaction was rolled back") from exc
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+        else:
+            conn.execute("RELEASE unit")
 
     async def write(self, unit: Callable[[Database], T]) -> T:
         """Run `unit` in the writer's next transaction; return once it is committed."""
