@@ -123,9 +123,14 @@ async def run_load(
     build: Callable[[int], bytes],
     count: int,
     connections: int,
+    rate: float | None = None,
 ) -> LoadResult:
     """Send requests `build(0)` .. `build(count - 1)` over `connections` connections.
 
+    Closed loop (`rate` None): each connection sends its next request as soon as it has the
+    answer to the last, so this measures the most the server sustains. Open loop: request i is
+    due at start + i / rate, sent by the next free connection, and its latency counts from when
+    it was due (a late send is the server's delay too: no coordinated omission).
     Bound it at the call site (`trio.fail_after`): a server that stops answering stops this.
     """
     host, port = _address(url)
@@ -133,9 +138,10 @@ async def run_load(
     replies: list[Reply] = []
     reconnects = [0]
     started, cpu_started = time.perf_counter(), time.process_time()
+    schedule = None if rate is None else _Schedule(trio.current_time() + 0.01, rate)
     async with trio.open_nursery() as nursery:
         for _ in range(connections):
-            nursery.start_soon(_worker, host, port, build, indexes, replies, reconnects)
+            nursery.start_soon(_worker, host, port, build, indexes, replies, reconnects, schedule)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return LoadResult(sorted(replies, key=lambda r: r.index), wall, cpu, reconnects[0])
 
@@ -147,11 +153,16 @@ async def _worker(
     indexes: Iterator[int],
     replies: list[Reply],
     reconnects: list[int],
+    schedule: _Schedule | None,
 ) -> None:
     connection = Connection(await trio.open_tcp_stream(host, port))
     try:
         for index in indexes:
-            reply, keep_alive = await _one(connection, index, build(index))
+            due = None
+            if schedule is not None:
+                due = schedule.due(index)
+                await trio.sleep_until(due)
+            reply, keep_alive = await _one(connection, index, build(index), due)
             replies.append(reply)
             if not keep_alive:
                 await connection.aclose()
@@ -161,13 +172,24 @@ async def _worker(
         await connection.aclose()
 
 
-async def _one(connection: Connection, index: int, request: bytes) -> tuple[Reply, bool]:
-    started = time.perf_counter()
+async def _one(
+    connection: Connection, index: int, request: bytes, due: float | None
+) -> tuple[Reply, bool]:
+    started = trio.current_time() if due is None else due
     try:
         status, body, keep_alive = await connection.exchange(request)
     except (OSError, trio.BrokenResourceError, ProtocolError, ValueError) as exc:
-        return Reply(index, ERROR, time.perf_counter() - started, repr(exc).encode()), False
-    return Reply(index, status, time.perf_counter() - started, body), keep_alive
+        return Reply(index, ERROR, trio.current_time() - started, repr(exc).encode()), False
+    return Reply(index, status, trio.current_time() - started, body), keep_alive
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    start: float  # trio time
+    rate: float  # requests per second
+
+    def due(self, index: int) -> float:
+        return self.start + index / self.rate
 
 
 def _address(url: str) -> tuple[str, int]:

@@ -8,7 +8,11 @@ Processing a push fetches its commit into the repository's mirror, so the reposi
 registered with a real local git repository as its clone URL (no network), and the fixture's
 push payload names that repository's commit; it holds no pipeline file, so each event ends with
 one skipped build and no build runs.
-Run: /tmp/venv/bin/python -m bench.webhooks [--requests 5000] [--connections 16] [--repeat 3]
+Closed loop by default (each connection sends as soon as it has its last answer: the most the
+daemon sustains, and with 16 in flight a mean latency of 16 / rate by Little's law); `--rate`
+offers deliveries at a fixed rate instead (open loop), for the latency at that rate.
+Run: .venv/bin/python -m bench.webhooks [--requests 5000] [--connections 16] [--repeat 3]
+     [--rate 1000]
 """
 
 from __future__ import annotations
@@ -103,13 +107,17 @@ def deliveries(template: PostTemplate, count: int) -> list[bytes]:
     return [template.render(str(uuid.uuid4())) for _ in range(count)]
 
 
-def send(url: str, requests: list[bytes], connections: int) -> LoadResult:
-    return trio.run(_bounded, url, requests, connections)
+def send(
+    url: str, requests: list[bytes], connections: int, rate: float | None = None
+) -> LoadResult:
+    return trio.run(_bounded, url, requests, connections, rate)
 
 
-async def _bounded(url: str, requests: list[bytes], connections: int) -> LoadResult:
+async def _bounded(
+    url: str, requests: list[bytes], connections: int, rate: float | None
+) -> LoadResult:
     with trio.fail_after(LOAD_TIMEOUT):
-        return await run_load(url, requests.__getitem__, len(requests), connections)
+        return await run_load(url, requests.__getitem__, len(requests), connections, rate)
 
 
 def acknowledged_ids(result: LoadResult) -> set[str]:
@@ -207,7 +215,7 @@ def load_phase(
     requests = deliveries(template, args.requests)
     loadavg = round(os.getloadavg()[0], 2)
     cpu_before, machine_before = cpu_seconds(running.pid), machine_busy_seconds()
-    result = send(running.url, requests, args.connections)
+    result = send(running.url, requests, args.connections, args.rate)
     daemon_cpu = cpu_seconds(running.pid) - cpu_before
     figures = {
         "loadavg_1m_before": loadavg,
@@ -240,6 +248,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="fresh daemons; medians reported")
     parser.add_argument("--settle", type=float, default=2, help="idle seconds before loading")
     parser.add_argument("--drain-timeout", type=float, default=60)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: offer this many deliveries per second (latency counted from when "
+        "each was due); without it, closed loop: as fast as the daemon answers",
+    )
     args = parser.parse_args()
     payload = json.loads(PAYLOAD.read_bytes())
     runs = [measure(args, payload) for _ in range(args.repeat)]
@@ -247,6 +261,7 @@ def main() -> None:
     result = {
         "requests": args.requests,
         "connections": args.connections,
+        "offered_per_s": args.rate or "closed loop",
         "warmup": args.warmup,
         "cpus": os.cpu_count(),
         "targets": TARGETS,
