@@ -21,7 +21,7 @@ import trio
 
 from oore.logs.logfile import BATCH_BYTES, Batch, count_lines, joined, read_batches
 
-RING_BYTES = 16 * 1024 * 1024  # recent lines kept in memory per live build
+RING_BYTES = 8 * 1024 * 1024  # recent lines kept in memory per live build
 JOIN_BELOW = 64 * 1024  # batches smaller than this are joined for a viewer that is behind
 DISK_SLICE_LINES = 4096  # lines read per worker-thread call when catching up
 

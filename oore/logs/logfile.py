@@ -184,5 +184,7 @@ def _batches(text: BinaryIO, first: int, raw: bytes, step: int | None) -> Iterat
         offset, _, step_of, code = RECORD.unpack_from(raw, low * RECORD.size)
         last_offset, last_length = RECORD.unpack_from(raw, (high - 1) * RECORD.size)[:2]
         if step is None or step == step_of:
-            piece = blob[offset - start : last_offset + last_length - start]
+            low_byte, high_byte = offset - start, last_offset + last_length - start
+            # One run is usually the whole blob: then no copy of it is made.
+            piece = blob if (low_byte, high_byte) == (0, len(blob)) else blob[low_byte:high_byte]
             yield Batch(first + low, step_of, STREAMS[code], piece, high - low)
