@@ -277,8 +277,9 @@ OPERATIONS: tuple[Operation, ...] = (
 WEBSOCKETS = (
     Socket(
         "/api/builds/{build_id}/logs/stream",
-        "Log lines from `since` (catch-up, then live), step changes and heartbeats, as JSON "
-        "messages; ends with {type: end, status} and close 1000",
+        "Log lines from `since` (catch-up, then live), step changes and heartbeats; ends with "
+        "{type: end, status} and close 1000. Lines come in binary messages: a JSON header line "
+        "{type: lines, first, step, stream}, then the lines' bytes; the rest are JSON text",
         (
             query_param(
                 "since", {"type": "integer", "minimum": 1, "default": 1}, "First line to send"
