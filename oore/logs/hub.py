@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from oore.logs.logfile import BATCH_BYTES, Batch, count_lines, joined, read_batc
 RING_BYTES = 8 * 1024 * 1024  # recent lines kept in memory per live build
 JOIN_BELOW = 64 * 1024  # batches smaller than this are joined for a viewer that is behind
 DISK_SLICE_LINES = 4096  # lines read per worker-thread call when catching up
+SHARED_SLICE_BYTES = 8 * 1024 * 1024  # whole slices kept for viewers catching up together
 
 
 @dataclass(slots=True)
@@ -64,6 +65,8 @@ class LogHub:
         self.logs_dir = logs_dir
         self.ring_bytes = ring_bytes
         self._live: dict[str, _Live] = {}
+        self._slices: OrderedDict[tuple[str, int], list[Batch]] = OrderedDict()
+        self._slices_bytes = 0
 
     # --- the streamer's side ----------------------------------------------------------------
 
@@ -134,28 +137,60 @@ class LogHub:
     async def read(
         self, build_id: str, position: int, until: int | None = None
     ) -> AsyncGenerator[Batch, None]:
-        """Lines from disk a slice at a time, so catching up costs bounded memory."""
+        """Lines position..until-1 from disk, a slice of `DISK_SLICE_LINES` at a time (bounded
+        memory). Slices start at fixed line numbers and whole ones are kept for a while, so
+        viewers that fell behind together share one read, and the same batch objects."""
         while until is None or position < until:
-            end = position + DISK_SLICE_LINES
-            batches = await self.on_disk(
-                build_id, position, end if until is None else min(end, until)
-            )
+            start = position - (position - 1) % DISK_SLICE_LINES
+            batches = await self._slice(build_id, start)
             if not batches:
                 return
             for batch in batches:
-                position = batch.first + batch.count
-                yield batch
+                piece = _between(batch, position, until)
+                if piece is not None:
+                    position = piece.first + piece.count
+                    yield piece
+            if position < batches[-1].first + batches[-1].count:
+                return  # reached `until`
+            if sum(b.count for b in batches) < DISK_SLICE_LINES:
+                return  # the end of what is on disk
+
+    async def _slice(self, build_id: str, start: int) -> list[Batch]:
+        key = (build_id, start)
+        found = self._slices.get(key)
+        if found is not None:
+            return found
+        batches = await self.on_disk(build_id, start, start + DISK_SLICE_LINES)
+        if sum(b.count for b in batches) == DISK_SLICE_LINES:  # whole: it cannot change
+            self._slices[key] = batches
+            self._slices_bytes += sum(len(b.text) for b in batches)
+            while self._slices_bytes > SHARED_SLICE_BYTES and len(self._slices) > 1:
+                _, dropped = self._slices.popitem(last=False)
+                self._slices_bytes -= sum(len(b.text) for b in dropped)
+        return batches
 
 
 def _from(batch: Batch, position: int) -> Batch | None:
     """The part of `batch` from line `position` on (None when all of it was sent already)."""
-    end = batch.first + batch.count
-    if position >= end:
+    return _between(batch, position, None)
+
+
+def _between(batch: Batch, position: int, until: int | None) -> Batch | None:
+    """The part of `batch` on lines position..until-1 (None when that is nothing)."""
+    first = max(position, batch.first)
+    end = batch.first + batch.count if until is None else min(until, batch.first + batch.count)
+    if first >= end:
         return None
-    if position <= batch.first:
+    if (first, end) == (batch.first, batch.first + batch.count):
         return batch
-    skip = position - batch.first
+    low = _offset(batch.text, first - batch.first)
+    high = _offset(batch.text, end - batch.first)
+    return Batch(first, batch.step, batch.stream, batch.text[low:high], end - first)
+
+
+def _offset(text: bytes, lines: int) -> int:
+    """Where line `lines` (0-based) of `text` starts."""
     cut = 0
-    for _ in range(skip):
-        cut = batch.text.index(b"\n", cut) + 1
-    return Batch(position, batch.step, batch.stream, batch.text[cut:])
+    for _ in range(lines):
+        cut = text.index(b"\n", cut) + 1
+    return cut

@@ -8,8 +8,8 @@ import trio
 from oore.actors.logs import LogStreamer
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
 from oore.actors.runtime import mailbox
-from oore.logs.hub import RING_BYTES, LogHub, _from
-from oore.logs.logfile import Batch
+from oore.logs.hub import DISK_SLICE_LINES, RING_BYTES, LogHub, _from
+from oore.logs.logfile import Batch, LogWriter
 
 LINES = 3000
 
@@ -76,3 +76,29 @@ def test_from_cuts_a_batch_at_a_line() -> None:
     assert _from(batch, 4) == batch
     assert _from(batch, 6) == Batch(6, 0, "stdout", b"b\nc\n")
     assert _from(batch, 8) is None
+
+
+async def test_read_gives_exactly_the_lines_asked_for_and_shares_whole_slices(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = LogWriter(logs, "B1")
+    total = DISK_SLICE_LINES * 2 + 100
+    lines = [b"line %d\n" % n for n in range(1, total + 1)]
+    for start in range(0, total, 1000):  # steps change every 1000 lines: several batches
+        writer.append(start // 1000, "stdout", b"".join(lines[start : start + 1000]))
+    writer.close()
+    hub = LogHub(logs)
+    cases = [(1, None), (2, 3), (5, DISK_SLICE_LINES + 7), (DISK_SLICE_LINES, None), (total, None)]
+    cases += [(total + 1, None), (300, 300), (4000, 4200)]
+    for position, until in cases:
+        got = [b async for b in hub.read("B1", position, until)]
+        text = b"".join(b.text for b in got)
+        assert text == b"".join(lines[position - 1 : (until or total + 1) - 1]), (position, until)
+        numbers = [b.first for b in got]
+        assert numbers == sorted(numbers)
+    # Two viewers catching up from nearby lines get the same batch objects after their first.
+    first = [b async for b in hub.read("B1", 10, DISK_SLICE_LINES)]
+    second = [b async for b in hub.read("B1", 20, DISK_SLICE_LINES)]
+    assert any(a is b for a, b in zip(first[1:], second[1:], strict=False))
