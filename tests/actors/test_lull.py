@@ -49,7 +49,7 @@ async def test_steady_touches_defer_work_for_the_patience_then_not_until_a_pause
         nursery.start_soon(background)
     # Deferred while deliveries kept coming, for the patience (1 s); then not deferred again
     # while they still came: late, never starved.
-    assert 1 <= done[0] < 1.01
+    assert 1 <= done[0] <= 1.03  # patience, plus at most one quiet period of sleeping
     assert done[1:] == [done[0], done[0]]
 
 
