@@ -22,6 +22,7 @@ import trio
 from oore.logs.logfile import BATCH_BYTES, Batch, count_lines, joined, read_batches
 
 RING_BYTES = 8 * 1024 * 1024  # recent lines kept in memory per live build
+RING_BATCHES = 4096  # and at most this many batches (a slow trickle makes many small ones)
 JOIN_BELOW = 64 * 1024  # batches smaller than this are joined for a viewer that is behind
 DISK_SLICE_LINES = 4096  # lines read per worker-thread call when catching up
 SHARED_SLICE_BYTES = 8 * 1024 * 1024  # whole slices kept for viewers catching up together
@@ -44,7 +45,10 @@ class _Live:
         ring = self.ring
         if not ring or not ring[0].first <= position < self.end:
             return None
-        index = bisect.bisect_right(ring, position, key=lambda batch: batch.first) - 1
+        if ring[-1].first <= position:  # the usual case: a viewer keeping up
+            index = len(ring) - 1
+        else:
+            index = bisect.bisect_right(ring, position, key=lambda batch: batch.first) - 1
         first = _from(ring[index], position)
         assert first is not None  # position < the batch's end, by the bisect and the bounds
         if len(first.text) >= JOIN_BELOW:
@@ -79,7 +83,7 @@ class LogHub:
             return
         live.ring.append(batch)
         live.size += len(batch.text)
-        while live.size > self.ring_bytes and len(live.ring) > 1:
+        while len(live.ring) > 1 and (live.size > self.ring_bytes or len(live.ring) > RING_BATCHES):
             live.size -= len(live.ring.popleft().text)
         live.more.set()
         live.more = trio.Event()
