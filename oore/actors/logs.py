@@ -151,7 +151,9 @@ class LogStreamer:
         if log.capped:
             return
         if log.secrets:
-            text = mask(text, log.secrets)  # before cutting long lines: a cut cannot split one
+            # Before `measure` cuts long lines, so that cut cannot split a secret. (A line
+            # still open after 4 KiB was already cut by `take_text`, before masking.)
+            text = mask(text, log.secrets)
         text, lengths = measure(text)
         room = log.cap - log.writer.size
         over = len(text) > room

@@ -440,17 +440,22 @@ class Lull:
         self._waiting_since: float | None = None
 
     def touch(self) -> None:
-        self._last = trio.current_time()
+        now = trio.current_time()
+        if now >= self._last + self.quiet:  # a pause since the last touch: patience again
+            self._waiting_since = None
+        self._last = now
 
     async def wait(self) -> None:
         while True:
             now = trio.current_time()
-            idle = now - self._last
-            if idle >= self.quiet:
+            pause_ends = self._last + self.quiet
+            if now >= pause_ends:
                 self._waiting_since = None
                 return
             if self._waiting_since is None:
                 self._waiting_since = now
             elif now - self._waiting_since >= self.patience:
                 return  # out of patience: work goes on beside the foreground until a pause
-            await trio.sleep(self.quiet - idle)
+            # Until the very instant the pause would end (not now + a difference: with float
+            # rounding that can come out a hair short, forever).
+            await trio.sleep_until(pause_ends)

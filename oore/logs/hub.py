@@ -71,6 +71,7 @@ class LogHub:
         self._live: dict[str, _Live] = {}
         self._slices: OrderedDict[tuple[str, int], list[Batch]] = OrderedDict()
         self._slices_bytes = 0
+        self._reading: dict[tuple[str, int], trio.Event] = {}
 
     # --- the streamer's side ----------------------------------------------------------------
 
@@ -119,11 +120,14 @@ class LogHub:
                     position = batch.first + batch.count
                     yield batch
                 return
+            more = live.more  # before any await: a batch published meanwhile has set it
             recent = live.take(position)
             if recent is not None:
                 position = recent.first + recent.count
                 yield recent
-            elif live.ring and position < live.ring[0].first:
+                continue
+            was = position
+            if live.ring and position < live.ring[0].first:
                 # Behind what the ring holds: disk has it (the streamer writes before it
                 # publishes); read up to the ring, then look again.
                 async for missed in self.read(build_id, position, live.ring[0].first):
@@ -133,10 +137,8 @@ class LogHub:
                 async for missed in self.read(build_id, position):  # written before we came
                     position = missed.first + missed.count
                     yield missed
-                if live.end == 0:  # nothing published meanwhile: wait for the next batch
-                    await live.more.wait()
-            else:
-                await live.more.wait()
+            if position == was:  # nothing new anywhere: wait for the next batch (or the close)
+                await more.wait()
 
     async def read(
         self, build_id: str, position: int, until: int | None = None
@@ -161,16 +163,23 @@ class LogHub:
 
     async def _slice(self, build_id: str, start: int) -> list[Batch]:
         key = (build_id, start)
+        while (reading := self._reading.get(key)) is not None:
+            await reading.wait()  # another viewer is reading this slice: share its read
         found = self._slices.get(key)
         if found is not None:
             return found
-        batches = await self.on_disk(build_id, start, start + DISK_SLICE_LINES)
-        if sum(b.count for b in batches) == DISK_SLICE_LINES:  # whole: it cannot change
-            self._slices[key] = batches
-            self._slices_bytes += sum(len(b.text) for b in batches)
-            while self._slices_bytes > SHARED_SLICE_BYTES and len(self._slices) > 1:
-                _, dropped = self._slices.popitem(last=False)
-                self._slices_bytes -= sum(len(b.text) for b in dropped)
+        self._reading[key] = reading = trio.Event()
+        try:
+            batches = await self.on_disk(build_id, start, start + DISK_SLICE_LINES)
+            if sum(b.count for b in batches) == DISK_SLICE_LINES:  # whole: it cannot change
+                self._slices[key] = batches
+                self._slices_bytes += sum(len(b.text) for b in batches)
+                while self._slices_bytes > SHARED_SLICE_BYTES and len(self._slices) > 1:
+                    _, dropped = self._slices.popitem(last=False)
+                    self._slices_bytes -= sum(len(b.text) for b in dropped)
+        finally:
+            del self._reading[key]
+            reading.set()
         return batches
 
 

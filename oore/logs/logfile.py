@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import bisect
 import itertools
+import os
 import re
 import struct
 import sys
@@ -71,6 +72,9 @@ class LogWriter:
             text, lengths = measure(text)
         first = self.lines + 1
         self._text.write(text)
+        # The text reaches the file before its index records can: a reader never finds a line
+        # in the index whose text is not there yet (the index's buffer may flush at any time).
+        self._text.flush()
         self._index.write(_records_for(self.size, lengths, step, STREAM_CODE[stream]))
         self.size += len(text)
         self.lines += len(lengths)
@@ -108,12 +112,14 @@ def read_batches(
         return
     with index, text:
         total = index.seek(0, 2) // RECORD.size
+        text_size = os.fstat(text.fileno()).st_size  # after the index: it covers the index
         last = total if until is None else min(total, until - 1)
         line = max(since, 1)
         while line <= last:
             index.seek((line - 1) * RECORD.size)
             raw = index.read(min(last - line + 1, READ_RECORDS) * RECORD.size)
             raw = raw[: len(raw) - len(raw) % RECORD.size]
+            raw = raw[: _ending_by(raw, text_size) * RECORD.size]  # defensive: whole lines only
             if not raw:
                 return
             raw = raw[: _within_bytes(raw, BATCH_BYTES) * RECORD.size]
@@ -165,6 +171,16 @@ def _within_bytes(raw: bytes, limit: int) -> int:
         return int(offset + length - start)
 
     return max(1, bisect.bisect_right(range(count), limit, key=end_of))
+
+
+def _ending_by(raw: bytes, size: int) -> int:
+    """How many of the records in `raw` have their text within the first `size` bytes."""
+
+    def end_of(i: int) -> int:
+        offset, length = RECORD.unpack_from(raw, i * RECORD.size)[:2]
+        return int(offset + length)
+
+    return bisect.bisect_right(range(len(raw) // RECORD.size), size, key=end_of)
 
 
 _RUNS = re.compile(rb"(...)\1*", re.DOTALL)

@@ -61,3 +61,25 @@ async def test_a_pause_restores_the_patience(autojump_clock: trio.testing.MockCl
     start = trio.current_time()
     await lull.wait()
     assert 0.02 <= trio.current_time() - start < 0.03
+
+
+async def test_a_later_burst_is_deferred_again_after_a_quiet_hour(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    lull = Lull(quiet=0.02, patience=1)
+
+    async def burst(seconds: float) -> None:
+        until = trio.current_time() + seconds
+        while trio.current_time() < until:
+            lull.touch()
+            await trio.sleep(0.005)
+
+    for seconds in (2.0, 0.5):  # the first outlasts the patience; the second does not
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(burst, seconds)
+            await trio.sleep(0.001)
+            start = trio.current_time()
+            await lull.wait()
+            waited = trio.current_time() - start
+        assert waited >= min(seconds, 1) - 0.01
+        await trio.sleep(3600)  # nobody waits during the quiet hour

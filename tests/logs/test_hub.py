@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import aclosing
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,53 @@ async def test_read_gives_exactly_the_lines_asked_for_and_shares_whole_slices(
     first = [b async for b in hub.read("B1", 10, DISK_SLICE_LINES)]
     second = [b async for b in hub.read("B1", 20, DISK_SLICE_LINES)]
     assert any(a is b for a, b in zip(first[1:], second[1:], strict=False))
+
+
+class _PublishingWhileCounting(LogHub):
+    """Publishes a line just after a viewer counted the lines on disk: the race in which a
+    viewer used to wait for the *next* batch while this one sat in the ring."""
+
+    def __init__(self, logs: Path, writer: LogWriter) -> None:
+        super().__init__(logs)
+        self.writer = writer
+
+    async def lines_on_disk(self, build_id: str) -> int:
+        counted = await super().lines_on_disk(build_id)
+        batch = self.writer.append(0, "stdout", b"hello\n")
+        self.writer.flush()
+        self.publish(build_id, batch)
+        return counted
+
+
+async def test_a_line_published_while_a_viewer_looks_at_the_disk_is_not_missed(
+    tmp_path: Path,
+) -> None:
+    writer = LogWriter(tmp_path, "B1")
+    hub = _PublishingWhileCounting(tmp_path, writer)
+    hub.open("B1")
+    with trio.fail_after(5):
+        async with aclosing(hub.follow("B1", 1)) as lines:
+            async for batch in lines:
+                assert batch.text == b"hello\n"
+                break
+    writer.close()
+
+
+async def test_viewers_reading_one_slice_at_once_share_the_read(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path, "B1")
+    writer.append(0, "stdout", b"".join(b"%08d\n" % n for n in range(DISK_SLICE_LINES * 2)))
+    writer.close()
+    hub = LogHub(tmp_path)
+    got: list[list[Batch]] = [[], []]
+
+    async def viewer(into: list[Batch], since: int) -> None:
+        async for batch in hub.read("B1", since):
+            into.append(batch)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(viewer, got[0], 1)
+        nursery.start_soon(viewer, got[1], 1)
+    assert [b.first for b in got[0]] == [b.first for b in got[1]]
+    assert all(a is b for a, b in zip(got[0], got[1], strict=True))
+    cached = sum(len(b.text) for batches in hub._slices.values() for b in batches)
+    assert hub._slices_bytes == cached

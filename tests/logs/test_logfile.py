@@ -82,3 +82,15 @@ def test_catch_up_batches_are_cut_by_size(tmp_path: Path, monkeypatch: pytest.Mo
     batches = list(read_batches(tmp_path, "B", 1))
     assert [b.count for b in batches] == [10] * 9 + [5]
     assert b"".join(b.text for b in batches) == b"".join(b"%09d\n" % n for n in range(95))
+
+
+def test_a_reader_never_sees_lines_before_their_text(tmp_path: Path) -> None:
+    # Not flushed yet (the streamer flushes once per worker-thread call): whatever a reader
+    # finds in the index, the text of those lines is there.
+    writer = LogWriter(tmp_path, "B")
+    writer.append(0, "stdout", b"x\n" * 600)
+    batches = list(read_batches(tmp_path, "B", 1))
+    assert all(b.count == b.text.count(b"\n") for b in batches)
+    assert sum(b.count for b in batches) in (0, 600)
+    writer.close()
+    assert sum(b.count for b in read_batches(tmp_path, "B", 1)) == 600
