@@ -141,7 +141,7 @@ class LogStreamer:
         log = self._open[message.build_id]
         buffer = log.partial.setdefault((message.step, message.stream), bytearray())
         buffer.extend(message.data)
-        text = take_text(buffer)
+        text = take_text(buffer, log.secrets)
         if text:
             self._write(message.build_id, log, message.step, message.stream, text, outcome)
 
@@ -151,8 +151,8 @@ class LogStreamer:
         if log.capped:
             return
         if log.secrets:
-            # Before `measure` cuts long lines, so that cut cannot split a secret. (A line
-            # still open after 4 KiB was already cut by `take_text`, before masking.)
+            # Before `measure` cuts long lines, so that cut cannot split a secret (`take_text`
+            # masks before it cuts a line still open, for the same reason).
             text = mask(text, log.secrets)
         text, lengths = measure(text)
         room = log.cap - log.writer.size

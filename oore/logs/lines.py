@@ -13,17 +13,22 @@ MASK = b"********"
 _PLUS_ONE = (1).__add__
 
 
-def take_text(buffer: bytearray) -> bytes:
+def take_text(buffer: bytearray, secrets: tuple[bytes, ...] = ()) -> bytes:
     """Remove the complete lines (each ending in b"\\n") from `buffer` and return them.
 
-    A line still open after `MAX_LINE` bytes is cut there (an endless line cannot wait forever).
+    A line still open after `MAX_LINE` bytes is cut there (an endless line cannot wait
+    forever), but only once the buffer also holds the longest secret's length past the cut,
+    and after masking: a secret across the cut is then whole in the buffer, and masked.
     """
     end = buffer.rfind(b"\n") + 1
     text = bytes(buffer[:end])
     del buffer[:end]
-    if len(buffer) >= MAX_LINE:
+    reach = max(map(len, secrets), default=0)
+    if len(buffer) >= MAX_LINE + reach:
+        if secrets:
+            buffer[:] = mask(bytes(buffer), secrets)
         pieces = [text]
-        while len(buffer) >= MAX_LINE:
+        while len(buffer) >= MAX_LINE + reach:
             pieces.append(bytes(buffer[:MAX_LINE]) + b"\n")
             del buffer[:MAX_LINE]
         text = b"".join(pieces)

@@ -87,3 +87,21 @@ async def test_index_numbers_lines_with_step_and_stream(tmp_path: Path) -> None:
     from_four = list(read_batches(tmp_path / "logs", "B1", 4))
     assert [(b.first, b.text) for b in from_four] == [(4, b"d\ne\n")]
     assert next(iter(read_batches(tmp_path / "logs", "B1", 2, until=4))).text == b"b\n"
+
+
+async def test_a_secret_across_the_cut_of_an_endless_line_is_masked(tmp_path: Path) -> None:
+    secret = "hunter2-secret"
+    text = await _stream(
+        tmp_path,
+        [
+            LogOpen("B1", (secret,)),
+            LogChunk("B1", 0, "stdout", b"a" * (MAX_LINE - 6) + b"hunter2"),  # no newline yet
+            LogChunk("B1", 0, "stdout", b"-secret" + b"b" * (MAX_LINE * 2)),
+            LogClose("B1"),
+        ],
+        cap=10**6,
+    )
+    assert "hunter2" not in text
+    assert "-secret" not in text
+    assert text.replace("\n", "") == "a" * (MAX_LINE - 6) + "********" + "b" * (MAX_LINE * 2)
+    assert max(len(line) for line in text.splitlines()) == MAX_LINE
