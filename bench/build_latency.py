@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import daemon, median_figures, summary_ms
+from bench.common import GIT_ENV, daemon, median_figures, summary_ms
 
 SECRET = "bench-build-latency-secret"
 OWNER, NAME, GITHUB_ID = "bench", "latency", 777
@@ -50,16 +50,6 @@ workflows:
           echo "script_started=$now"
 """
 STAMP = re.compile(r"^script_started=(\d+[.,]\d+)$", re.M)
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 
 def git(repo: Path, *args: str) -> str:

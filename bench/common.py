@@ -16,6 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# git for the benchmarks' local repositories: no user or system config, a fixed identity.
+GIT_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "HOME": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
 
 @dataclass
 class RunningDaemon:

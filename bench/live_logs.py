@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
 
 from bench.common import (
+    GIT_ENV,
     RunningDaemon,
     cpu_seconds,
     daemon,
@@ -86,16 +86,6 @@ FLOOD = (
     '[w(b"".join(b"%07d %s\\n" % (n, pad) for n in range(c * 1000 + 1, c * 1000 + 1001))) '
     "for c in range({chunks})]'"
 )
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 
 # --- the repository and the API -----------------------------------------------------------------

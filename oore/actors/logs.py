@@ -53,8 +53,7 @@ class _Outcome:
             tail = run[-1]
             if (
                 last_id == build_id
-                and (tail.step, tail.stream) == (batch.step, batch.stream)
-                and tail.first + tail.count == batch.first
+                and tail.continued_by(batch)
                 and sum(len(b.text) for b in run) + len(batch.text) <= BATCH_BYTES
             ):
                 run.append(batch)

@@ -55,9 +55,7 @@ class _Live:
             return first  # usually the very batch every viewer is sent: its message is shared
         run, size = [first], len(first.text)
         for batch in itertools.islice(ring, index + 1, None):
-            if (batch.step, batch.stream) != (first.step, first.stream):
-                break
-            if size + len(batch.text) > BATCH_BYTES:
+            if not run[-1].continued_by(batch) or size + len(batch.text) > BATCH_BYTES:
                 break
             run.append(batch)
             size += len(batch.text)

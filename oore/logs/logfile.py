@@ -43,6 +43,11 @@ class Batch:
         if self.count < 0:
             object.__setattr__(self, "count", self.text.count(b"\n"))
 
+    def continued_by(self, other: Batch) -> bool:
+        """Whether `other` is the next lines of the same step and stream (they can be joined)."""
+        same = (other.step, other.stream) == (self.step, self.stream)
+        return same and other.first == self.first + self.count
+
 
 def joined(run: list[Batch]) -> Batch:
     """One batch of consecutive batches of one step and stream."""
@@ -122,7 +127,8 @@ def read_batches(
             raw = raw[: _ending_by(raw, text_size) * RECORD.size]  # defensive: whole lines only
             if not raw:
                 return
-            raw = raw[: _within_bytes(raw, BATCH_BYTES) * RECORD.size]
+            start = RECORD.unpack_from(raw, 0)[0]  # at most BATCH_BYTES of text, or one line
+            raw = raw[: max(1, _ending_by(raw, start + BATCH_BYTES)) * RECORD.size]
             yield from _batches(text, line, raw, step)
             line += len(raw) // RECORD.size
 
@@ -159,18 +165,6 @@ def _records_for(start: int, lengths: list[int], step: int, code: int) -> bytes:
     records[13 :: RECORD.size] = step_bytes[1:] * count
     records[14 :: RECORD.size] = bytes((code,)) * count
     return bytes(records)
-
-
-def _within_bytes(raw: bytes, limit: int) -> int:
-    """How many of the records in `raw` have their text within `limit` bytes (at least one)."""
-    count = len(raw) // RECORD.size
-    start = RECORD.unpack_from(raw, 0)[0]
-
-    def end_of(i: int) -> int:
-        offset, length = RECORD.unpack_from(raw, i * RECORD.size)[:2]
-        return int(offset + length - start)
-
-    return max(1, bisect.bisect_right(range(count), limit, key=end_of))
 
 
 def _ending_by(raw: bytes, size: int) -> int:
