@@ -60,6 +60,7 @@ class Settings:
     max_log_bytes: int
     env_file: Path | None
     admin_token_file: Path | None = None
+    build_user: str | None = None  # OORE_BUILD_USER; None: builds run as the daemon's user
 
     @property
     def database_path(self) -> Path:
@@ -267,7 +268,21 @@ def _build(reader: _Reader, default_dir: Path, env_file: Path | None) -> Setting
             "OORE_MAX_LOG_BYTES", _int_in(1, None), 200 * MIB, "expected a number of bytes > 0"
         ),
         env_file=env_file,
+        build_user=reader.get(
+            "OORE_BUILD_USER",
+            _parse_user_name,
+            None,
+            "expected a user name or uid (the user builds run as), such as oore-build",
+        ),
     )
+
+
+def _parse_user_name(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?", raw):
+        raise ValueError("bad user name")
+    return raw
 
 
 def _parse_bind(raw: str) -> tuple[str, int]:

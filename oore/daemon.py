@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -30,10 +31,13 @@ from oore.actors.runtime import ChildSpec, Supervisor, mailbox
 from oore.config import Settings
 from oore.crypto import Sealer, aad
 from oore.errors import ConfigError, CryptoError
+from oore.execution.identity import BuildUser, build_user
+from oore.execution.isolation import secure_data_dir
 from oore.groups import unwrap_single
 from oore.http.app import create_app
 from oore.http.fastpath import WebhookFastPath
 from oore.http.services import Services
+from oore.paths import DataPaths
 from oore.store.announcing import AnnouncingStore
 from oore.store.base import Store
 from oore.store.sqlite import open_sqlite_store
@@ -57,15 +61,31 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
     if settings.encryption_key is None:
         raise ConfigError("OORE_ENCRYPTION_KEY: required (ensure_secrets generates one)")
     sealer = Sealer(settings.encryption_key)
+    user = build_user(settings.build_user, DataPaths(settings.data_dir).build_home)
     sys.setswitchinterval(SWITCH_INTERVAL)
     async with open_sqlite_store(settings.database_path) as store:
+        await trio.to_thread.run_sync(
+            secure_data_dir, DataPaths(settings.data_dir), user, settings.database_path
+        )
+        _warn_unless_separate(user)
         await verify_key(store, sealer, settings)
         webhook_send: trio.MemorySendChannel[IngestRequest]
         webhook_inbox: trio.MemoryReceiveChannel[IngestRequest]
         webhook_send, webhook_inbox = mailbox(WEBHOOK_INBOX)
         svc = Services(settings=settings, store=store, sealer=sealer, webhook_inbox=webhook_send)
         svc.store = AnnouncingStore(store, svc.changes)
-        await _serve(svc, build_children(svc, webhook_inbox), on_ready)
+        await _serve(svc, build_children(svc, webhook_inbox, user), on_ready)
+
+
+def _warn_unless_separate(user: BuildUser) -> None:
+    if user.separate:
+        log.info("builds run as %s (uid %d)", user.name, user.uid)
+    else:
+        (log.warning if os.geteuid() == 0 else log.info)(
+            "builds run as the daemon's own user (%s) and can read its admin token, encryption "
+            "key and database; set OORE_BUILD_USER (`sudo oored install` creates oore-build)",
+            user.name,
+        )
 
 
 async def _serve(svc: Services, actors: Actors, on_ready: Callable[[str], None] | None) -> None:
@@ -116,7 +136,9 @@ def _settle_garbage_collector() -> None:
 
 
 def build_children(
-    svc: Services, webhook_inbox: trio.MemoryReceiveChannel[IngestRequest]
+    svc: Services,
+    webhook_inbox: trio.MemoryReceiveChannel[IngestRequest],
+    user: BuildUser | None = None,
 ) -> Actors:
     """The supervised actors, in start order; mailboxes outlive restarts of their readers."""
     paths = svc.paths
@@ -127,7 +149,7 @@ def build_children(
     repo_inbox: trio.MemoryReceiveChannel[RepositoryMessage]
     repo_send, repo_inbox = mailbox(REPOSITORY_INBOX)
     svc.repository_inbox = repo_send
-    dirs = Dirs(paths.workspaces, paths.artifacts, paths.cache, paths.scratch)
+    dirs = Dirs(paths.workspaces, paths.artifacts, paths.cache, paths.scratch, user)
     planner = BuildPlanner(svc.store, svc.sealer, paths.mirrors)
     repositories = RepositorySupervisor(
         svc.store,

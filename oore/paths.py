@@ -35,5 +35,10 @@ class DataPaths:
         """Per-build script files and CM_ENV files, removed when the build ends."""
         return self.root / "builds"
 
+    @property
+    def build_home(self) -> Path:
+        """The build user's HOME (caches such as ~/.pub-cache live on between builds)."""
+        return self.root / "build-home"
+
     def log_of(self, build_id: str) -> Path:
         return self.logs / f"{build_id}.log"

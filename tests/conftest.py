@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +43,36 @@ def sealer() -> Sealer:
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     async with open_sqlite_store(tmp_path / "store" / "oore.db") as opened:
         yield opened
+
+
+TEST_BUILD_USER = "oore-test-build"
+
+
+@pytest.fixture(scope="session")
+def build_user_name() -> str:
+    """A real unprivileged user for builds (created once); skips where we are not root."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("running builds as another user needs root and useradd")
+    exists = subprocess.run(["id", "-u", TEST_BUILD_USER], capture_output=True).returncode == 0
+    if not exists:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                TEST_BUILD_USER,
+            ],
+            check=True,
+        )
+    return TEST_BUILD_USER
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary dir other users can traverse (pytest's tmp_path sits under a 0700 dir)."""
+    path = Path(tempfile.mkdtemp(prefix="oore-test-", dir="/tmp"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,9 @@ import trio
 
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
 from oore.errors import OoreError
-from oore.execution import artifacts, cache, process
+from oore.execution import artifacts, cache, isolation, process
 from oore.execution.env import BuildPaths, build_environment, read_cm_env
+from oore.execution.identity import BuildUser, current_user
 from oore.git import Mirror, create_workspace, remove_workspace
 from oore.ids import new_id
 from oore.model import Build, BuildStatus, Repository, Step, StepStatus
@@ -48,6 +50,11 @@ class Dirs:
     artifacts: Path
     cache: Path
     scratch: Path  # per-build script files and the CM_ENV file
+    user: BuildUser | None = None  # who scripts run as; None: the daemon's user, HOME in scratch
+
+    @property
+    def build_user(self) -> BuildUser:
+        return self.user or current_user(self.scratch / "home")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,7 @@ class BuildExecutor:
         self.cancel = cancel
         self.grace = grace
         self.scratch = dirs.scratch / self.build.id
+        self.user = dirs.build_user
         self.paths = BuildPaths(
             workspace=dirs.workspaces / self.build.id,
             export_dir=self.scratch / "export",
@@ -141,8 +149,11 @@ class BuildExecutor:
         steps = await self._create_steps()
         await self._note(f"building {self.build.sha[:12]} with workflow {self.build.workflow}")
         await self._restore_cache(env)
-        status, env = await self._run_scripts(steps[: len(self.job.workflow.scripts)], env)
-        await self._collect_artifacts()
+        # One deadline for scripts and artifact collection: max_build_duration from here.
+        deadline = trio.current_time() + self.job.workflow.max_build_duration * 60
+        scripts = steps[: len(self.job.workflow.scripts)]
+        status, env = await self._run_scripts(scripts, env, deadline)
+        await self._collect_artifacts(deadline)
         if status is BuildStatus.SUCCEEDED:
             await self._save_cache(env)
         if status is not BuildStatus.CANCELLED:
@@ -153,12 +164,17 @@ class BuildExecutor:
 
     async def _prepare(self) -> None:
         await trio.to_thread.run_sync(self._make_dirs)
-        await create_workspace(self.job.mirror, self.build.sha, self.paths.workspace)
+        # Hard-linked objects would be shared with the mirror, and the build user would own them.
+        await create_workspace(
+            self.job.mirror, self.build.sha, self.paths.workspace, copy=self.user.separate
+        )
+        await trio.to_thread.run_sync(isolation.hand_over, self.paths.workspace, self.user)
         await self.store.set_build_fields(self.build.id, workspace=str(self.paths.workspace))
 
     def _make_dirs(self) -> None:
-        self.paths.export_dir.mkdir(parents=True, exist_ok=True)
-        self.paths.env_file.touch()
+        isolation.prepare_scratch(
+            self.scratch, self.paths.export_dir, self.paths.env_file, self.user
+        )
         self.dirs.workspaces.mkdir(parents=True, exist_ok=True)
 
     def _environment(self) -> dict[str, str]:
@@ -170,6 +186,7 @@ class BuildExecutor:
             workflow_vars=workflow.environment.vars,
             secrets=self.job.secrets,
             tool_versions=workflow.environment.tool_versions,
+            user=self.user,
         )
 
     async def _create_steps(self) -> list[Step]:
@@ -184,9 +201,8 @@ class BuildExecutor:
         return steps
 
     async def _run_scripts(
-        self, steps: list[Step], env: dict[str, str]
+        self, steps: list[Step], env: dict[str, str], deadline: float
     ) -> tuple[BuildStatus, dict[str, str]]:
-        deadline = trio.current_time() + self.job.workflow.max_build_duration * 60
         status = BuildStatus.SUCCEEDED
         for step, script in zip(steps, self.job.workflow.scripts, strict=True):
             if status is not BuildStatus.SUCCEEDED:
@@ -234,6 +250,7 @@ class BuildExecutor:
             cancel=self.cancel,
             grace=self.grace,
             on_start=self._record_group,
+            user=self.user,
         )
         await self.store.transition_step(
             step.id, outcome.status, exit_code=outcome.exit_code, error=outcome.error
@@ -272,35 +289,69 @@ class BuildExecutor:
         for step, script in zip(steps, self.job.workflow.publishing.scripts, strict=True):
             await self._run_step(step, script, env, deadline)
 
-    async def _collect_artifacts(self) -> None:
+    async def _collect_artifacts(self, deadline: float) -> None:
+        """Copy the artifacts; stopped by the build's deadline (trio time) or its cancel."""
         # Everything a script puts in CM_EXPORT_DIR is an artifact too (Codemagic's convention).
         patterns = (*self.job.workflow.artifacts, str(self.paths.export_dir / "**" / "*"))
         roots = (self.paths.workspace, self.paths.export_dir)
-        found = await trio.to_thread.run_sync(
-            artifacts.collect, self.build.id, patterns, roots, self.dirs.artifacts
-        )
-        for note in found.refused:
+        stop = threading.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._stop_collecting, stop, deadline)
+            found = await trio.to_thread.run_sync(
+                lambda: artifacts.collect(
+                    self.build.id,
+                    patterns,
+                    roots,
+                    self.dirs.artifacts,
+                    build_user=self.user,
+                    stop=stop.is_set,
+                )
+            )
+            nursery.cancel_scope.cancel()
+        for note in found.notes:
             await self._note(note)
+        if found.stopped:
+            why = "cancelled" if self.cancel.is_set() else "the build ran out of time"
+            await self._note(f"artifact collection stopped ({why}): some artifacts were not kept")
         if found.artifacts:
             await self.store.add_artifacts(found.artifacts)
             await self._note(f"{len(found.artifacts)} artifact(s) kept")
 
+    async def _stop_collecting(self, stop: threading.Event, deadline: float) -> None:
+        # The worker thread cannot be cancelled: it looks at `stop` at every entry and chunk.
+        # Set in `finally` too, so a daemon stopping does not wait for a whole collection.
+        try:
+            with trio.move_on_at(deadline):
+                await self.cancel.wait()
+        finally:
+            stop.set()
+
     async def _restore_cache(self, env: dict[str, str]) -> None:
         if self.job.workflow.cache_paths:
-            for note in await trio.to_thread.run_sync(
-                cache.restore, self._cache_dir(), self.job.workflow.cache_paths, env
-            ):
+            notes = await cache.restore(
+                self._cache_dir(),
+                self.job.workflow.cache_paths,
+                env,
+                workspace=self.paths.workspace,
+                user=self.user,
+            )
+            for note in notes:
                 await self._note(note)
 
     async def _save_cache(self, env: dict[str, str]) -> None:
         if self.job.workflow.cache_paths:
-            for note in await trio.to_thread.run_sync(
-                cache.save, self._cache_dir(), self.job.workflow.cache_paths, env
-            ):
+            notes = await cache.save(
+                self._cache_dir(),
+                self.job.workflow.cache_paths,
+                env,
+                workspace=self.paths.workspace,
+                user=self.user,
+            )
+            for note in notes:
                 await self._note(note)
 
     def _cache_dir(self) -> Path:
-        return self.dirs.cache / self.build.repository_id / self.build.workflow
+        return cache.directory(self.dirs.cache, self.build.repository_id, self.build.workflow)
 
     async def _finish(self, status: BuildStatus, error: str | None) -> None:
         current = await self.store.get_build(self.build.id)
@@ -313,4 +364,6 @@ class BuildExecutor:
         keep = status in (BuildStatus.FAILED, BuildStatus.TIMED_OUT, BuildStatus.ERRORED)
         if not keep:
             await remove_workspace(self.paths.workspace)
+        else:
+            await trio.to_thread.run_sync(isolation.take_back, self.paths.workspace, self.user)
         await trio.to_thread.run_sync(shutil.rmtree, self.scratch, True)

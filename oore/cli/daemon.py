@@ -19,6 +19,7 @@ import asyncclick as click
 from oore import __version__, logsetup
 from oore.config import SYSTEM_ENV_FILE, Settings, ensure_secrets, load_settings, parse_env_file
 from oore.errors import ConfigError, OoreError
+from oore.service.builduser import BUILD_USER, build_user_steps
 from oore.service.envfile import EnvPlan, default_env_file, describe, plan_env_file
 from oore.service.layout import Layout, oored_executable, service_layout, system_env_file
 from oore.service.manager import Manager, detect, install_plan, uninstall_plan
@@ -105,6 +106,9 @@ async def run(
         "OORE_LOG_FORMAT": log_format,
         "OORE_LOG_LEVEL": log_level,
     }
+    # Everything the daemon creates (database, logs, artifacts, mirrors) is its own; what builds
+    # need is opened up explicitly (oore/execution/isolation.py).
+    os.umask(0o077)
     settings = _settings_or_exit(overrides)
     logsetup.configure(settings.log_level, settings.log_format)
     if log_file is not None:
@@ -207,10 +211,12 @@ def install(env_file: Path | None, dry_run: bool) -> None:
     """Install and start oored as a system service (launchd on macOS, systemd on Linux).
 
     \b
-    Writes the env file first when it is missing (as `oored init`), creates the data dir
-    (/var/lib/oore) and log dir (/var/log/oore), writes the service file for the running
-    oored executable (by its absolute path), and starts the service. Running it again
-    updates the service. Needs root (sudo).
+    Creates the build user builds run as (OORE_BUILD_USER, default oore-build: `useradd
+    --system` on Linux, `dscl` on macOS) unless it exists, writes the env file first when it
+    is missing (as `oored init`; OORE_BUILD_USER is added to an existing one), creates the
+    data dir (/var/lib/oore) and log dir (/var/log/oore), writes the service file for the
+    running oored executable (by its absolute path), and starts the service. Running it
+    again updates the service. Needs root (sudo).
 
     \b
     Example:
@@ -221,9 +227,18 @@ def install(env_file: Path | None, dry_run: bool) -> None:
         _require_root("install", dry_run)
         manager = detect(os.environ)
         path = system_env_file(os.environ, env_file)
-        env = plan_env_file(path, force=False, is_root=True, environ=os.environ)
+        env = plan_env_file(
+            path,
+            force=False,
+            is_root=True,
+            environ=os.environ,
+            settings={"OORE_BUILD_USER": BUILD_USER},
+        )
         layout = service_layout(path, env.values, oored_executable())
-        _carry_out(install_plan(manager, layout, env.steps), dry_run)
+        user_steps = build_user_steps(
+            env.values["OORE_BUILD_USER"], layout.build_home, macos=manager.name == "launchd"
+        )
+        _carry_out([*user_steps, *install_plan(manager, layout, env.steps)], dry_run)
         for line in describe(env, dry_run=dry_run):
             click.echo(line)
         if not dry_run:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from oore.execution.identity import BuildUser
 from oore.model import Build, Repository
 
 INHERITED = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TMPDIR", "TERM")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_CM_ENV_BYTES = 4 * 1024 * 1024  # the build writes this file; the daemon reads it
 _HEREDOC = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)<<(\S+)")
 
 
@@ -45,6 +48,7 @@ def build_environment(
     secrets: Mapping[str, str],
     tool_versions: Mapping[str, str],
     parent: Mapping[str, str] | None = None,
+    user: BuildUser | None = None,
 ) -> dict[str, str]:
     trigger = build.trigger
     pr = trigger.get("pr_number")
@@ -79,6 +83,7 @@ def build_environment(
     # and the build's own identity cannot be overridden by either.
     return {
         **base_environment(parent),
+        **(_identity(user) if user is not None and user.separate else {}),
         **tools,
         **workflow_vars,
         **build.extra_env,
@@ -87,12 +92,25 @@ def build_environment(
     }
 
 
+def _identity(user: BuildUser) -> dict[str, str]:
+    return {"HOME": str(user.home), "USER": user.name, "LOGNAME": user.name}
+
+
 def read_cm_env(path: Path) -> dict[str, str]:
-    """Parse `NAME=value` lines and `NAME<<DELIM` … `DELIM` blocks a script appended to CM_ENV."""
+    """Parse `NAME=value` lines and `NAME<<DELIM` … `DELIM` blocks a script appended to CM_ENV.
+
+    Read without following a link and at most MAX_CM_ENV_BYTES: the build owns the file."""
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return {}
+    except OSError:
+        return {}  # a link or something else planted instead of the file: nothing to read
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        text = file.read(MAX_CM_ENV_BYTES).decode(errors="replace")
+    lines = text.splitlines()
     values: dict[str, str] = {}
     index = 0
     while index < len(lines):

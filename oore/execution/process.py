@@ -1,10 +1,11 @@
-"""One script as its own process group: streamed output, deadline, cancellation, clean kill.
+"""One script under its reaper: streamed output, deadline, cancellation, clean kill.
 
-Each script runs in a new session (`start_new_session`), so the whole group, including anything
-it put in the background (`sleep 600 &`), can be signalled at once: SIGTERM, then SIGKILL after
-the grace. The group is signalled when the script ends too, so nothing a step started outlives
-it. A script with a shebang is run as an executable; any other runs under `bash -e` (or `sh -e`),
-so it fails at its first failing command.
+Each script runs below `reaper.py` (a child subreaper, in a new session), which starts it as the
+build user and kills every process the script left behind when it ends, including those that
+escaped the process group (`setsid sleep 600 &`, double forks). A stop is SIGTERM to the reaper
+(passed on to every descendant), then SIGUSR1 after the grace (it kills them all), then SIGKILL
+to the group should the reaper itself not answer. A script with a shebang is run as an
+executable; any other runs under `bash -e` (or `sh -e`), so it fails at its first failing command.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import fcntl
 import os
 import shutil
 import signal
-import stat
 import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from oore.execution.identity import BuildUser
 from oore.model import StepStatus
 
+REAPER = str(Path(__file__).with_name("reaper.py"))
+REAPER_STOP_SECONDS = 5.0  # how long the reaper may take to kill and reap everything
 PIPE_BYTES = 1024 * 1024  # a pipe's room
 READ_BYTES = 65536  # read at most at once: larger reads cost fresh pages (mmap) each time
 Output = Callable[[str, bytes], Awaitable[None]]
@@ -39,8 +43,10 @@ class Outcome:
 def command_for(script: str, path: Path) -> list[str]:
     """Write `script` to `path` and return how to run it."""
     path.write_text(script if script.endswith("\n") else script + "\n")
+    # Readable (and, with a shebang, executable) by the build user; the directory is the
+    # daemon's, so the build cannot swap the file for a link.
+    path.chmod(0o755 if script.startswith("#!") else 0o644)
     if script.startswith("#!"):
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
         return [str(path)]
     shell = shutil.which("bash") or "/bin/sh"
     return [shell, "-e", str(path)]
@@ -56,11 +62,13 @@ async def run(
     cancel: trio.Event,
     grace: float,
     on_start: Callable[[int], Awaitable[None]] | None = None,
+    user: BuildUser | None = None,
 ) -> Outcome:
-    """Run until exit, deadline (trio time) or `cancel`; the group is gone when this returns."""
+    """Run until exit, deadline (trio time) or `cancel`; every process it started is gone when
+    this returns."""
     try:
         process = await trio.lowlevel.open_process(
-            argv,
+            reaped(argv, user),
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -78,14 +86,22 @@ async def run(
                 if stream is not None:
                     pumps.start_soon(_pump, stream, name, output)
             ended = await _wait(process, deadline, cancel)
-            await _stop_group(process, grace, soft=ended != "exited")
+            await _stop(process, grace, soft=ended != "exited")
             # Once the group is gone the pipes reach EOF; don't wait forever for a grandchild
             # that escaped into its own session while holding them.
             pumps.cancel_scope.deadline = trio.current_time() + 2
     finally:
         with trio.CancelScope(shield=True):
-            await _stop_group(process, 0, soft=False)
+            await _stop(process, 0, soft=False)
     return _outcome(ended, process.returncode)
+
+
+def reaped(argv: list[str], user: BuildUser | None) -> list[str]:
+    """`argv` under the reaper, to run as `user` (None or the daemon's own: as it is)."""
+    ids = ["-1", "-1", ""]
+    if user is not None and user.separate:
+        ids = [str(user.uid), str(user.gid), ",".join(str(g) for g in user.groups)]
+    return [sys.executable, "-I", "-S", REAPER, *ids, "--", *argv]
 
 
 def _outcome(ended: str, code: int | None) -> Outcome:
@@ -141,17 +157,19 @@ async def _wait(process: trio.Process, deadline: float, cancel: trio.Event) -> s
     return ended
 
 
-async def _stop_group(process: trio.Process, grace: float, *, soft: bool) -> None:
-    """SIGTERM the group (when `soft`), wait up to `grace`, then SIGKILL what is left."""
-    group = process.pid
-    if soft and _signal_group(group, signal.SIGTERM):
+async def _stop(process: trio.Process, grace: float, *, soft: bool) -> None:
+    """SIGTERM everything (when `soft`), wait up to `grace`, then have the reaper kill the rest;
+    SIGKILL the group only should the reaper itself not answer."""
+    if process.returncode is None and soft:
+        process.send_signal(signal.SIGTERM)
         with trio.move_on_after(grace):
             await process.wait()
-            # No event tells when a process group empties; polling is the only portable way.
-            while _group_alive(group):  # noqa: ASYNC110
-                await trio.sleep(0.05)
-    _signal_group(group, signal.SIGKILL)
-    with trio.move_on_after(max(grace, 5)):
+    if process.returncode is None:
+        process.send_signal(signal.SIGUSR1)
+        with trio.move_on_after(REAPER_STOP_SECONDS):
+            await process.wait()
+    _signal_group(process.pid, signal.SIGKILL)
+    with trio.move_on_after(REAPER_STOP_SECONDS):
         await process.wait()
 
 
@@ -164,28 +182,6 @@ def _signal_group(group: int, signum: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _group_alive(group: int) -> bool:
-    """Is any process of the group still running? Zombies don't count: an orphan that init has
-    not reaped yet (some container inits never do) holds no resources and runs nothing."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return _signal_group(group, 0)
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and _running_in(entry / "stat", group):
-            return True
-    return False
-
-
-def _running_in(stat_file: Path, group: int) -> bool:
-    try:
-        text = stat_file.read_text()
-    except OSError:
-        return False
-    # Fields after the parenthesised command name: state, ppid, pgrp, ...
-    state, _, pgrp = text.rpartition(")")[2].split()[:3]
-    return int(pgrp) == group and state != "Z"
 
 
 def kill_group(group: int) -> bool:

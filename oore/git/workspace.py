@@ -25,13 +25,18 @@ from oore.git.names import check_sha
 from oore.git.process import git_output
 
 
-async def create_workspace(mirror: Mirror, sha: str, dest: Path) -> None:
-    """Make `dest` (absent or empty) a working tree of the mirror at commit `sha`, detached."""
+async def create_workspace(mirror: Mirror, sha: str, dest: Path, *, copy: bool = False) -> None:
+    """Make `dest` (absent or empty) a working tree of the mirror at commit `sha`, detached.
+
+    `copy`: copy the objects rather than hard-link them (a workspace handed to another user must
+    not share inodes with the mirror: owning them, that user could change the mirror's objects).
+    """
     if not await has_commit(mirror, check_sha(sha)):
         raise missing_commit(mirror, sha)
     # A plain path (not file://) keeps git's local-clone fast path; without --local, git falls
     # back to copying when hard links are impossible instead of failing.
-    clone = ["clone", "--quiet", "--no-checkout", "--", str(mirror.path), str(dest)]
+    clone = ["clone", "--quiet", "--no-checkout", *(["--no-hardlinks"] if copy else [])]
+    clone += ["--", str(mirror.path), str(dest)]
     await git_output(clone, f"cloning the mirror into {dest}", "Check free disk space.")
     try:
         await _check_out(dest, sha)

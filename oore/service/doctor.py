@@ -21,6 +21,8 @@ import trio
 from oore import crypto
 from oore.config import ENCRYPTION_KEY_FILE, Settings
 from oore.errors import ConfigError, Unavailable
+from oore.execution.identity import build_user
+from oore.paths import DataPaths
 
 GIB = 1024**3
 LOW_DISK_BYTES = 5 * GIB
@@ -52,6 +54,7 @@ async def run_checks(settings: Settings, *, platform: str = sys.platform) -> lis
     return [
         await in_thread(git_check),
         await in_thread(data_dir_check, settings.data_dir),
+        await in_thread(build_user_check, settings),
         await in_thread(disk_check, settings.data_dir),
         await key_check(settings),
         await in_thread(port_check, settings.bind_host, settings.bind_port),
@@ -64,6 +67,24 @@ def git_check() -> Check:
     if version is None:
         return Check("git", Status.FAIL, "not found on PATH; builds clone with git: install it")
     return Check("git", Status.OK, version)
+
+
+def build_user_check(settings: Settings) -> Check:
+    """Who builds run as, and so whether a build script can read the daemon's secrets."""
+    name = "build user"
+    try:
+        user = build_user(settings.build_user, DataPaths(settings.data_dir).build_home)
+    except ConfigError as exc:
+        return Check(name, Status.FAIL, exc.message)
+    if user.separate:
+        return Check(name, Status.OK, f"builds run as {user.name} (uid {user.uid})")
+    return Check(
+        name,
+        Status.WARN,
+        f"builds run as {user.name}, the daemon's own user, and can read its admin token, "
+        "encryption key and database; set OORE_BUILD_USER to an unprivileged user "
+        "(`sudo oored install` creates oore-build)",
+    )
 
 
 def data_dir_check(data_dir: Path) -> Check:

@@ -54,16 +54,28 @@ def default_env_file(*, is_root: bool, environ: Mapping[str, str]) -> Path:
     return default_data_dir(is_root=False, environ=environ) / ENV_FILE_NAME
 
 
-def plan_env_file(path: Path, *, force: bool, is_root: bool, environ: Mapping[str, str]) -> EnvPlan:
+def plan_env_file(
+    path: Path,
+    *,
+    force: bool,
+    is_root: bool,
+    environ: Mapping[str, str],
+    settings: Mapping[str, str] | None = None,
+) -> EnvPlan:
+    """`settings`: values the file must have (`oored install`'s OORE_BUILD_USER); an existing
+    value is kept, a missing one added."""
+    wanted = dict(settings or {})
     if force or not path.exists():
-        plan = _fresh(path, adopt=not force, is_root=is_root, environ=environ)
+        plan = _fresh(path, adopt=not force, is_root=is_root, environ=environ, wanted=wanted)
     else:
-        plan = _complete(path, is_root=is_root, environ=environ)
+        plan = _complete(path, is_root=is_root, environ=environ, wanted=wanted)
     _validate(path, plan.values, is_root, environ)
     return plan
 
 
-def _fresh(path: Path, *, adopt: bool, is_root: bool, environ: Mapping[str, str]) -> EnvPlan:
+def _fresh(
+    path: Path, *, adopt: bool, is_root: bool, environ: Mapping[str, str], wanted: dict[str, str]
+) -> EnvPlan:
     data_dir = _data_dir({}, is_root, environ)
     found = _data_dir_secrets(data_dir) if adopt else {}
     secrets = {name: found.get(name) or generate() for name, generate in _GENERATORS.items()}
@@ -73,21 +85,27 @@ def _fresh(path: Path, *, adopt: bool, is_root: bool, environ: Mapping[str, str]
         **secrets,
     }
     content = render(ENV, {key.removeprefix("OORE_").lower(): val for key, val in values.items()})
+    if wanted:
+        content += "\n# Set by `oored install`.\n"
+        content += "".join(f"{name}={value}\n" for name, value in wanted.items())
     return EnvPlan(
         path=path,
-        values=values,
+        values=values | wanted,
         steps=[WriteFile(path, content, MODE, secret=True)],
         generated=[name for name in _GENERATORS if name not in found],
         adopted={name: data_dir / _DATA_DIR_FILES[name] for name in found},
     )
 
 
-def _complete(path: Path, *, is_root: bool, environ: Mapping[str, str]) -> EnvPlan:
+def _complete(
+    path: Path, *, is_root: bool, environ: Mapping[str, str], wanted: dict[str, str]
+) -> EnvPlan:
     values = parse_env_file(path)
     missing = [name for name in _GENERATORS if not values.get(name)]
     data_dir = _data_dir(values, is_root, environ)
     found = {k: v for k, v in _data_dir_secrets(data_dir).items() if k in missing}
     added = {name: found.get(name) or _GENERATORS[name]() for name in missing}
+    added |= {name: value for name, value in wanted.items() if name not in values}
     steps: list[Step] = []
     if added:
         text = path.read_text(encoding="utf-8-sig").rstrip("\n")
@@ -101,7 +119,7 @@ def _complete(path: Path, *, is_root: bool, environ: Mapping[str, str]) -> EnvPl
         path=path,
         values=values | added,
         steps=steps,
-        generated=[name for name in added if name not in found],
+        generated=[name for name in added if name in _GENERATORS and name not in found],
         adopted={name: data_dir / _DATA_DIR_FILES[name] for name in found},
     )
 

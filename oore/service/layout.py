@@ -42,6 +42,11 @@ class Layout:
         return self.data_dir / "home"
 
     @property
+    def build_home(self) -> Path:
+        """HOME of the build user (DataPaths.build_home): never the daemon's own HOME."""
+        return self.data_dir / "build-home"
+
+    @property
     def stop_timeout(self) -> int:
         return math.ceil(self.shutdown_grace) + STOP_MARGIN_SECONDS
 

@@ -139,3 +139,24 @@ def _free_port() -> int:
 def _no_system_env_file() -> None:
     if Path("/etc/oore/oore.env").exists():
         pytest.skip("/etc/oore/oore.env exists here and would be read by oored doctor")
+
+
+def test_says_builds_can_read_its_files_without_a_build_user(tmp_path: Path) -> None:
+    lines = _by_name(_doctor(tmp_path, OORE_BIND=f"127.0.0.1:{_free_port()}"))
+    assert lines["build user"].startswith("! build user: builds run as ")
+    assert "can read its admin token, encryption key and database" in lines["build user"]
+
+
+def test_names_the_build_user(tmp_path: Path, build_user_name: str) -> None:
+    result = _doctor(
+        tmp_path, OORE_BIND=f"127.0.0.1:{_free_port()}", OORE_BUILD_USER=build_user_name
+    )
+    assert _by_name(result)["build user"].startswith(
+        f"✓ build user: builds run as {build_user_name}"
+    )
+
+
+def test_an_unknown_build_user_fails(tmp_path: Path) -> None:
+    result = _doctor(tmp_path, OORE_BIND=f"127.0.0.1:{_free_port()}", OORE_BUILD_USER="nobody-x")
+    assert result.returncode == 1
+    assert _by_name(result)["build user"].startswith("✗ build user: OORE_BUILD_USER: no user")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import plistlib
+import pwd
 import re
 import shutil
 from pathlib import Path
@@ -76,13 +77,49 @@ def test_dry_run_prints_the_exact_commands(
     args: tuple[str, ...],
     commands: list[str],
 ) -> None:
-    assert parse_dry_run(dry_runs[(platform, args)]).commands == commands
+    found = parse_dry_run(dry_runs[(platform, args)]).commands
+    assert [c for c in found if not c.startswith(USER_COMMANDS)] == commands
+
+
+USER_COMMANDS = ("useradd ", "dscl ")
+USERADD = (
+    "useradd --system --user-group --no-create-home --home-dir /var/lib/oore/build-home "
+    "--shell /usr/sbin/nologin --comment 'Oore builds' oore-build"
+)
+
+
+def _build_user_exists() -> bool:
+    try:
+        pwd.getpwnam("oore-build")
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_build_user_exists(), reason="this machine has oore-build already")
+def test_install_creates_the_build_user(dry_runs: dict[tuple[str, tuple[str, ...]], str]) -> None:
+    systemd = parse_dry_run(dry_runs[("systemd", ("install",))]).commands
+    assert systemd[0] == USERADD
+    launchd = parse_dry_run(dry_runs[("launchd", ("install",))]).commands
+    dscl = [c for c in launchd if c.startswith("dscl ")]
+    ids = {int(m[1]) for c in dscl if (m := re.search(r"(?:UniqueID|PrimaryGroupID) (\d+)$", c))}
+    assert len(ids) == 1, dscl
+    assert 450 <= ids.pop() < 500
+    assert "dscl . -create /Users/oore-build UserShell /usr/bin/false" in dscl
+    assert "dscl . -create /Users/oore-build NFSHomeDirectory /var/lib/oore/build-home" in dscl
+    assert launchd.index(dscl[-1]) < launchd.index(EXPECTED_COMMANDS["launchd"][("install",)][0])
+
+
+def _user_steps(platform: str) -> list[str]:
+    return (
+        [] if _build_user_exists() else [f"would run: {USERADD}"] if platform == "systemd" else []
+    )
 
 
 def test_launchd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]], str]) -> None:
     plan = parse_dry_run(dry_runs[("launchd", ("install",))])
     env_file = next(iter(plan.files))
-    assert plan.steps == [
+    assert [s for s in plan.steps if not s.startswith("would run: dscl ")] == [
         f"would write {env_file} (mode 0600):",
         "would create /var/lib/oore (mode 0750)",
         "would create /var/lib/oore/home (mode 0750)",
@@ -109,6 +146,7 @@ def test_systemd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]
     plan = parse_dry_run(dry_runs[("systemd", ("install",))])
     env_file = next(iter(plan.files))
     assert plan.steps == [
+        *_user_steps("systemd"),
         f"would write {env_file} (mode 0600):",
         "would create /var/lib/oore (mode 0750)",
         "would create /var/lib/oore/home (mode 0750)",
@@ -141,13 +179,18 @@ def test_install_uses_the_existing_env_file(tmp_path: Path, platform: str) -> No
     result = oored("install", "--dry-run", env=_env(tmp_path, platform, env_file))
     assert result.returncode == 0, result.stderr
     plan = parse_dry_run(result.stdout)
-    assert str(env_file) not in plan.files, "a complete env file is left alone"
-    assert plan.steps[:3] == [
+    # Every line is kept; only the build user is added (and nothing when it is there already).
+    written = plan.files[str(env_file)]
+    assert written.startswith("OORE_DATA_DIR=/srv/oore\nOORE_SHUTDOWN_GRACE=100\n")
+    assert written.endswith("OORE_BUILD_USER=oore-build\n")
+    steps = [s for s in plan.steps if not s.startswith(("would run: useradd", "would run: dscl"))]
+    assert steps[0] == f"would write {env_file} (mode 0600):"
+    assert steps[1:4] == [
         "would create /srv/oore (mode 0750)",
         "would create /srv/oore/home (mode 0750)",
         "would create /var/log/oore (mode 0750)",
     ]
-    service_file = next(iter(plan.files.values()))
+    service_file = list(plan.files.values())[1]
     # Stop timeout = the shutdown grace plus the margin for cancelling builds.
     assert ("<integer>130</integer>" if platform == "launchd" else "TimeoutStopSec=130") in (
         service_file
@@ -245,3 +288,16 @@ def _unprivileged() -> list[str]:
 
 def _env(home: Path, platform: str, env_file: Path) -> dict[str, str]:
     return environment(home, OORE_SERVICE_PLATFORM=platform, OORE_ENV_FILE=str(env_file))
+
+
+def test_install_keeps_the_build_user_of_an_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / "oore.env"
+    env_file.write_text(
+        f"OORE_ADMIN_TOKEN={'t' * 20}\nOORE_ENCRYPTION_KEY={'ab' * 32}\nOORE_BUILD_USER=nobody\n"
+    )
+    env_file.chmod(0o600)
+    result = oored("install", "--dry-run", env=_env(tmp_path, "systemd", env_file))
+    assert result.returncode == 0, result.stderr
+    plan = parse_dry_run(result.stdout)
+    assert str(env_file) not in plan.files, "a complete env file is left alone"
+    assert not any(c.startswith("useradd") for c in plan.commands), "nobody exists"

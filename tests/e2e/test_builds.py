@@ -267,7 +267,7 @@ def groups() -> Iterator[list[int]]:
 
 
 async def build_group(ci: Ci, build_id: str, groups: list[int]) -> int:
-    """The process group of the build's running script (its shell prints `pgid=$$`)."""
+    """The process group of the build's running script (the reaper's), as its shell prints it."""
     group = int((await ci.log_match(build_id, r"pgid=(\d+)$"))[1])
     groups.append(group)
     return group
@@ -511,7 +511,7 @@ workflows:
       - name: too slow
         timeout: 1
         script: |
-          echo "pgid=$$"
+          echo "pgid=$(ps -o pgid= -p $$ | tr -d " ")"
           sleep 600
       - name: after
         script: echo never-ran
@@ -584,7 +584,7 @@ workflows:
     scripts:
       - name: hang
         script: |
-          echo "pgid=$$"
+          echo "pgid=$(ps -o pgid= -p $$ | tr -d " ")"
           sh -c 'sleep 600 & sleep 600'
       - name: after
         script: echo never-ran
@@ -645,7 +645,7 @@ workflows:
     scripts:
       - name: work
         script: |
-          echo "mode=$(cat mode) pgid=$$"
+          echo "mode=$(cat mode) pgid=$(ps -o pgid= -p $$ | tr -d " ")"
           if [ "$(cat mode)" = slow ]; then sleep 600; fi
           echo finished-work
 """
@@ -944,7 +944,7 @@ workflows:
       - name: long
         script: |
           if [ -f {marker} ]; then echo resumed-after-restart; exit 0; fi
-          echo "pgid=$$"
+          echo "pgid=$(ps -o pgid= -p $$ | tr -d " ")"
           sleep 600
 """
 
@@ -1228,7 +1228,7 @@ workflows:
     scripts:
       - name: sleep
         script: |
-          echo "pgid=$$"
+          echo "pgid=$(ps -o pgid= -p $$ | tr -d " ")"
           sleep 600 & sleep 600
 """
 

@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 import trio
 
+from oore.execution.identity import BuildUser, named_user
 from oore.execution.process import Outcome, command_for, run
 from oore.model import StepStatus
 
 
 async def _run(
-    tmp_path: Path, script: str, *, deadline: float = 10, cancel_after: float | None = None
+    tmp_path: Path,
+    script: str,
+    *,
+    deadline: float = 10,
+    cancel_after: float | None = None,
+    user: BuildUser | None = None,
 ) -> tuple[Outcome, list[tuple[str, bytes]], list[int]]:
     chunks: list[tuple[str, bytes]] = []
     groups: list[int] = []
@@ -42,6 +48,7 @@ async def _run(
             cancel=cancel,
             grace=1,
             on_start=on_start,
+            user=user,
         )
         nursery.cancel_scope.cancel()
     return outcome, chunks, groups
@@ -108,3 +115,60 @@ async def test_missing_interpreter_is_a_failure_not_a_crash(tmp_path: Path) -> N
 async def test_success(tmp_path: Path, script: str) -> None:
     outcome, _, _ = await _run(tmp_path, script)
     assert (outcome.status, outcome.exit_code) == (StepStatus.SUCCEEDED, 0)
+
+
+def _marked_alive(marker: str) -> list[str]:
+    """Processes (not zombies) whose command line holds `marker`: they escaped every group."""
+    listing = subprocess.run(
+        ["ps", "-eo", "stat=,args="], capture_output=True, check=True, text=True
+    ).stdout
+    return [line for line in listing.splitlines() if marker in line and not line.startswith("Z")]
+
+
+ESCAPES = {
+    "setsid": "setsid sleep {n} &\necho started",
+    "double fork": "( (sleep {n} &) & )\necho started",
+    "setsid and nohup": "nohup setsid sh -c 'sleep {n}' >/dev/null 2>&1 &\necho started",
+}
+
+
+@pytest.mark.parametrize("how", ESCAPES)
+async def test_processes_that_leave_the_group_do_not_outlive_the_step(
+    tmp_path: Path, how: str
+) -> None:
+    seconds = str(600 + len(how))  # a marker no other test's sleep has
+    outcome, _, _ = await _run(tmp_path, ESCAPES[how].format(n=seconds))
+    assert outcome.status is StepStatus.SUCCEEDED
+    assert _marked_alive(f"sleep {seconds}") == []
+
+
+@pytest.mark.parametrize("when", ["cancel", "timeout"])
+async def test_escaped_processes_are_killed_on_cancel_and_timeout(
+    tmp_path: Path, when: str
+) -> None:
+    script = "setsid sleep 6111 &\nsleep 600"
+    if when == "cancel":
+        outcome, _, _ = await _run(tmp_path, script, cancel_after=0.5)
+    else:
+        outcome, _, _ = await _run(tmp_path, script, deadline=0.5)
+    assert outcome.status in (StepStatus.CANCELLED, StepStatus.TIMED_OUT)
+    assert _marked_alive("sleep 6111") == []
+
+
+async def test_script_killed_by_a_signal_is_reported_so(tmp_path: Path) -> None:
+    outcome, _, _ = await _run(tmp_path, "kill -9 $$")
+    assert (outcome.status, outcome.error) == (StepStatus.FAILED, "killed by signal 9")
+
+
+async def test_runs_as_the_build_user_who_cannot_stop_its_reaper(
+    shared_tmp: Path, build_user_name: str
+) -> None:
+    user = named_user(build_user_name, shared_tmp / "home")
+    # The reaper is our child and stays root: the script (as the build user) may not kill it.
+    script = 'id -u\nkill -9 "$PPID" || echo "reaper survived"\nsetsid sleep 6222 &\n'
+    outcome, chunks, _ = await _run(shared_tmp, script, user=user)
+    stdout = b"".join(d for s, d in chunks if s == "stdout").decode()
+    assert outcome.status is StepStatus.SUCCEEDED, chunks
+    assert stdout.splitlines()[0] == str(user.uid)
+    assert "reaper survived" in stdout
+    assert _marked_alive("sleep 6222") == []
