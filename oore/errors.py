@@ -77,6 +77,14 @@ class Unavailable(OoreError):
     status = 503
 
 
+class StoreBusy(Unavailable):
+    """Another process kept the database locked for longer than the store waits. It passes when
+    that process ends its transaction, so the supervisor restarts an actor that failed on it
+    without counting the failure toward escalation."""
+
+    code = "store_busy"
+
+
 class CryptoError(OoreError):
     """A sealed value cannot be opened: wrong key, wrong row, or tampered data."""
 

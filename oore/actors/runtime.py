@@ -20,6 +20,8 @@ from typing import Generic, NoReturn, TypeVar
 
 import trio
 
+from oore.errors import StoreBusy
+
 __all__ = [
     "Broadcast",
     "ChildSpec",
@@ -173,6 +175,17 @@ class Supervisor:
             # restart or escalate: log it and let Cancelled win.
             logger.error("actor %s failed while stopping: %s", child.name, crash, exc_info=trace)
             await trio.lowlevel.checkpoint()
+        if _transient(crash):
+            # The store waited minutes for another process's lock before it gave up: that lock
+            # ends, and restarting the daemon would not end it sooner, so it is not counted.
+            logger.warning(
+                "actor %s stopped on a locked database, restart in %.2fs (not counted "
+                "toward escalation): %s",
+                child.name,
+                delay,
+                crash,
+            )
+            return
         if not restarts.admit(trio.current_time()):
             message = (
                 f"actor {child.name!r} crashed more than {self._max_restarts} times "
@@ -206,6 +219,18 @@ async def _run_child(child: ChildSpec, readiness: _Readiness) -> Exception:
     return _ChildReturned(
         f"actor {child.name!r} returned {when}; an actor must run until cancelled"
     )
+
+
+def _transient(crash: BaseException) -> bool:
+    """Whether `crash` came (as itself, a cause, or every error of a group) from `StoreBusy`."""
+    if isinstance(crash, BaseExceptionGroup):
+        return all(_transient(inner) for inner in crash.exceptions)
+    cause: BaseException | None = crash
+    while cause is not None:
+        if isinstance(cause, StoreBusy):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _traceback_of(crash: Exception) -> Exception | None:

@@ -18,7 +18,7 @@ import asyncclick as click
 
 from oore import __version__, logsetup
 from oore.config import SYSTEM_ENV_FILE, Settings, ensure_secrets, load_settings, parse_env_file
-from oore.errors import ConfigError, OoreError
+from oore.errors import ConfigError, OoreError, Unavailable
 from oore.service.builduser import BUILD_USER, build_user_steps
 from oore.service.envfile import EnvPlan, default_env_file, describe, plan_env_file
 from oore.service.layout import Layout, oored_executable, service_layout, system_env_file
@@ -98,6 +98,7 @@ async def run(
     # Imported here: the web stack is the slow part of start-up, and only `run` needs it.
     from oore import daemon
     from oore.actors.runtime import SupervisorEscalation
+    from oore.datalock import lock_data_dir
     from oore.service.logfile import log_to_file
 
     overrides = {
@@ -109,28 +110,36 @@ async def run(
     # Everything the daemon creates (database, logs, artifacts, mirrors) is its own; what builds
     # need is opened up explicitly (oore/execution/isolation.py).
     os.umask(0o077)
-    settings = _settings_or_exit(overrides)
+    settings = _load_or_exit(overrides)
     logsetup.configure(settings.log_level, settings.log_format)
     if log_file is not None:
         try:
             log_to_file(log_file)
         except OSError as exc:
             _fail(f"cannot open the log file {log_file}: {exc.strerror}", EXIT_CONFIG)
-    if settings.admin_token_file is not None:
-        click.echo(f"oored: admin token is in {settings.admin_token_file}", err=True)
 
     def on_ready(url: str) -> None:
         if ready_file is not None:
             ready_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
 
     try:
-        await daemon.run(settings, on_ready=on_ready)
+        # First of all: a second daemon on this data dir must stop before it touches anything
+        # (secrets, database, the first one's running builds).
+        with lock_data_dir(settings.data_dir):
+            settings = _with_secrets_or_exit(settings)
+            if settings.admin_token_file is not None:
+                click.echo(f"oored: admin token is in {settings.admin_token_file}", err=True)
+            await daemon.run(settings, on_ready=on_ready)
     except ConfigError as exc:
         _fail(exc.message, EXIT_CONFIG)
     except SupervisorEscalation as exc:
         _fail(f"giving up: {exc}", EXIT_SOFTWARE)
+    except Unavailable as exc:  # the port, the database: it may work on the next start
+        _fail(exc.message, EXIT_FAILURE)
     except OoreError as exc:
         _fail(exc.message, EXIT_SOFTWARE)
+    except OSError as exc:  # a start-up failure is one line, not a traceback
+        _fail(_os_error(exc), EXIT_FAILURE)
 
 
 @cli.command()
@@ -141,10 +150,16 @@ async def migrate() -> None:
     Example:
         OORE_DATA_DIR=/var/lib/oore oored migrate
     """
+    from oore.datalock import lock_data_dir
     from oore.store.sqlite import migrate as migrate_store
 
     settings = _settings_or_exit({})
-    applied = migrate_store(settings.database_path)
+    try:
+        # Not under a running daemon: its statements assume the schema it started with.
+        with lock_data_dir(settings.data_dir):
+            applied = migrate_store(settings.database_path)
+    except ConfigError as exc:
+        _fail(exc.message, EXIT_CONFIG)
     if applied:
         click.echo(f"applied migrations {', '.join(map(str, applied))} to {settings.database_path}")
     else:
@@ -442,15 +457,30 @@ def _reported() -> Iterator[None]:
     except OoreError as exc:
         _fail(exc.message, EXIT_FAILURE)
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        _fail(f"{where}{exc.strerror or exc}", EXIT_FAILURE)
+        _fail(_os_error(exc), EXIT_FAILURE)
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 def _settings_or_exit(overrides: Mapping[str, str | None]) -> Settings:
+    return _with_secrets_or_exit(_load_or_exit(overrides))
+
+
+def _load_or_exit(overrides: Mapping[str, str | None]) -> Settings:
     environ = dict(os.environ)
     environ.update({k: v for k, v in overrides.items() if v})
     try:
-        return ensure_secrets(load_settings(environ))
+        return load_settings(environ)
+    except ConfigError as exc:
+        _fail(exc.message, EXIT_CONFIG)
+
+
+def _with_secrets_or_exit(settings: Settings) -> Settings:
+    try:
+        return ensure_secrets(settings)
     except ConfigError as exc:
         _fail(exc.message, EXIT_CONFIG)
     except OSError as exc:

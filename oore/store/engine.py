@@ -5,10 +5,16 @@ blocks. Writes are units of work (a function of a `sqlite_utils.Database`) sent 
 which drains everything waiting and runs it as one transaction, each unit in its own savepoint:
 one commit (one fsync) serves a whole batch, and every caller is answered only after the commit,
 so "stored before acknowledged" holds. Reads use separate WAL readers that never wait on writes.
+
+A write transaction begins IMMEDIATE: it takes the write lock before it reads, so when another
+process holds the database it waits for the lock instead of failing at its first write (a deferred
+transaction that has read cannot wait). A batch or read that a lock stops anyway is tried again
+(`oore.store.busy`): a lock costs time, never the work.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 from collections.abc import Callable
@@ -19,21 +25,29 @@ from typing import Any, TypeVar
 import trio
 from sqlite_utils import Database
 
-from oore.errors import Unavailable
+from oore.errors import StoreBusy, Unavailable
+from oore.store.busy import BUSY, Busy, LockWatch, is_busy, patiently
 
 T = TypeVar("T")
 Unit = Callable[[Database], Any]
 
 MAX_BATCH = 256
+BUSY_PATIENCE = 120.0  # seconds a write or read waits out another process's lock
+# How long SQLite itself waits for a lock before it hands the attempt back to the retry loop: short,
+# so that a worker thread is never stuck in SQLite long and shutdown can stop the waiting.
+BUSY_SLICE_MS = 250
+OPEN_BUSY_MS = 10_000  # migrations, before the retry loop runs
 
 
-def connect(path: Path) -> Database:
+def connect(path: Path, busy_ms: int = OPEN_BUSY_MS) -> Database:
     """Open one connection with the pragmas every connection needs."""
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+    conn = sqlite3.connect(
+        str(path), check_same_thread=False, isolation_level=None, timeout=busy_ms / 1000
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     return Database(conn, execute_plugins=False)
 
 
@@ -48,10 +62,11 @@ class _Job:
 class Engine:
     """Owns the connections; `run` is the writer task and must live in a nursery."""
 
-    def __init__(self, path: Path, readers: int = 2) -> None:
+    def __init__(self, path: Path, readers: int = 2, busy_patience: float = BUSY_PATIENCE) -> None:
         self.path = path
         self._writer = connect(path)
-        self._readers = [connect(path) for _ in range(readers)]
+        self._readers = [connect(path, BUSY_SLICE_MS) for _ in range(readers)]
+        self._locks = LockWatch(path, busy_patience)
         self._read_pool_send, self._read_pool = trio.open_memory_channel[Database](readers)
         for db in self._readers:
             self._read_pool_send.send_nowait(db)
@@ -61,15 +76,38 @@ class Engine:
         self.units = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await trio.to_thread.run_sync(self._writer.execute, f"PRAGMA busy_timeout={BUSY_SLICE_MS}")
         task_status.started()
-        async for job in self._jobs:
-            batch = [job, *self._drain()]
-            # Shielded: a batch handed to the thread finishes and answers its callers even when
-            # the store is shutting down, so no caller waits on a batch that vanished.
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._apply, batch)
-            for done in batch:
-                done.done.set()
+        try:
+            async for job in self._jobs:
+                batch = [job, *self._drain()]
+                try:
+                    await patiently(self._locks, functools.partial(self._attempt, batch))
+                except StoreBusy as exc:
+                    _fail(batch, exc)
+                finally:
+                    _fail(batch, Unavailable("the store stopped before this write was stored"))
+        finally:
+            # Nobody may wait forever on a write the writer will never run.
+            _fail(self._drain_all(), Unavailable("the store is closed"))
+
+    async def _attempt(self, batch: list[_Job]) -> Busy | None:
+        # Shielded: a batch handed to the thread finishes and answers its callers even when
+        # the store is shutting down, so no caller waits on a batch that vanished. Only the
+        # pauses between attempts can be cancelled.
+        with trio.CancelScope(shield=True):
+            done = await trio.to_thread.run_sync(self._apply, batch)
+        if not done:
+            return BUSY
+        for job in batch:
+            job.done.set()
+        return None
+
+    def _drain_all(self) -> list[_Job]:
+        jobs: list[_Job] = []
+        while batch := self._drain():
+            jobs.extend(batch)
+        return jobs
 
     def _drain(self) -> list[_Job]:
         jobs: list[_Job] = []
@@ -80,10 +118,12 @@ class Engine:
                 break
         return jobs
 
-    def _apply(self, batch: list[_Job]) -> None:
+    def _apply(self, batch: list[_Job]) -> bool:
+        """Run `batch` as one transaction, leaving each job's result or error; False, with
+        nothing stored, when another connection's lock stopped it (run it again later)."""
         conn = self._writer.conn
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 for job in batch:
                     self._apply_one(self._writer, job)
@@ -92,11 +132,16 @@ class Engine:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:  # the commit itself failed: nobody's unit was stored
+        except sqlite3.Error as exc:  # the transaction failed: nobody's unit was stored
+            if is_busy(exc):
+                for job in batch:
+                    job.result = job.error = None
+                return False
             for job in batch:
                 job.error = job.error or exc
         self.batches += 1
         self.units += len(batch)
+        return True
 
     @staticmethod
     def _apply_one(db: Database, job: _Job) -> None:
@@ -107,6 +152,8 @@ class Engine:
         try:
             job.result = job.unit(db)
         except Exception as exc:
+            if is_busy(exc):  # the batch stops here and is run again, this unit included
+                raise
             job.error = exc
             if not conn.in_transaction:  # the error ended the whole batch's transaction
                 raise sqlite3.OperationalError("the batch's transaction was rolled back") from exc
@@ -132,9 +179,7 @@ class Engine:
             raise Unavailable("the store is closed")
         db = await self._read_pool.receive()
         try:
-            return await trio.to_thread.run_sync(_read_snapshot, db, query)
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+            return await patiently(self._locks, lambda: _read_once(db, query))
         finally:
             self._read_pool_send.send_nowait(db)
 
@@ -147,6 +192,23 @@ class Engine:
         self._jobs_send.close()
         for db in [self._writer, *self._readers]:
             db.close()
+
+
+async def _read_once(db: Database, query: Callable[[Database], T]) -> T | Busy:
+    try:
+        return await trio.to_thread.run_sync(_read_snapshot, db, query)
+    except sqlite3.Error as exc:
+        if is_busy(exc):
+            return BUSY
+        raise _translate(exc) from exc
+
+
+def _fail(jobs: list[_Job], error: Unavailable) -> None:
+    """Answer every job not answered yet with `error`."""
+    for job in jobs:
+        if not job.done.is_set():
+            job.error = error
+            job.done.set()
 
 
 def _read_snapshot(db: Database, query: Callable[[Database], T]) -> T:

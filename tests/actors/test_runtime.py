@@ -24,6 +24,7 @@ from oore.actors.runtime import (
     reply,
     request,
 )
+from oore.errors import StoreBusy
 
 Start = Callable[..., Awaitable[None]]
 
@@ -330,6 +331,78 @@ async def test_zero_max_restarts_escalates_on_the_first_crash(
 
     assert len(once.starts) == 1
     assert trio.current_time() == pytest.approx(2)
+
+
+def store_busy() -> Exception:
+    return StoreBusy("the database stayed locked by another process for 120s")
+
+
+def wrapped_store_busy() -> Exception:
+    try:
+        raise store_busy()
+    except StoreBusy as exc:
+        try:
+            raise RuntimeError("could not record the build's state") from exc
+        except RuntimeError as wrapped:
+            return wrapped
+
+
+@dataclass
+class Raiser:
+    """A test actor that is ready, stays up ``lifetime`` seconds, then raises ``make()``."""
+
+    make: Callable[[], Exception]
+    lifetime: float = 1
+    starts: int = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.starts += 1
+        task_status.started()
+        await trio.sleep(self.lifetime)
+        raise self.make()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        store_busy,
+        wrapped_store_busy,
+        lambda: ExceptionGroup("nursery", [store_busy(), wrapped_store_busy()]),
+    ],
+    ids=["itself", "as-cause", "in-a-group"],
+)
+async def test_a_locked_database_is_not_counted_toward_escalation(
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[], Exception],
+) -> None:
+    locked, sibling = Raiser(make), Ticker()
+    supervisor = Supervisor(
+        [ChildSpec("sibling", sibling.run), ChildSpec("locked", locked.run)],
+        max_restarts=2,
+        window=60,
+        backoff_initial=0.5,
+        backoff_max=2,
+    )
+
+    await run_for(supervisor, 59)
+
+    assert supervisor.restart_counts["locked"] > 10  # far past max_restarts, all in one window
+    assert sibling.starts == 1
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+    assert "stopped on a locked database" in caplog.records[-1].getMessage()
+
+
+async def test_a_real_crash_beside_a_locked_database_still_escalates(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    mixed = Raiser(lambda: ExceptionGroup("nursery", [store_busy(), ValueError("a bug")]))
+    supervisor = Supervisor([ChildSpec("mixed", mixed.run)], max_restarts=2, window=60)
+
+    with pytest.raises(SupervisorEscalation, match="'mixed'"):
+        await supervisor.run()
+
+    assert mixed.starts == 3
 
 
 # --- cancellation ----------------------------------------------------------------------------

@@ -38,9 +38,14 @@ class Daemon:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token.strip()}"}
 
+    @staticmethod
+    def command_prefix() -> list[str]:
+        """How to run `oored` (this interpreter, this checkout), before its subcommand."""
+        return [sys.executable, "-m", "oore.cli.daemon"]
+
     def spawn(self, *args: str) -> subprocess.Popen[bytes]:
         self.ready_file.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "oore.cli.daemon", "run", "--ready-file"]
+        command = [*self.command_prefix(), "run", "--ready-file"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, str(self.ready_file), *args],
