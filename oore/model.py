@@ -133,6 +133,9 @@ class Trigger:
     author: str | None = None
     message: str | None = None
     before_sha: str | None = None
+    # A pull request whose head lives in another repository (a fork): its code is untrusted,
+    # so its builds get no secret groups unless the repository opts in (allow_fork_secrets).
+    from_fork: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self.__slots__}
@@ -163,12 +166,25 @@ class Repository:
     gitlab_project_id: int | None = None
     badge_public: bool = False
     has_webhook_secret: bool = False
+    allow_fork_secrets: bool = False
     created_at: str = ""
     updated_at: str = ""
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretGroup:
+    """A named set of sealed variables; `repositories` (ids) may use it, none named = all."""
+
+    name: str
+    variables: tuple[str, ...]
+    repositories: tuple[str, ...] = ()
+
+    def allows(self, repository_id: str) -> bool:
+        return not self.repositories or repository_id in self.repositories
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Any
 from oore.actors.executor import BuildJob
 from oore.actors.messages import ManualBuild, TriggerReceived
 from oore.crypto import Sealer, aad
-from oore.errors import InvalidPipeline, NotFound, ValidationError
+from oore.errors import Forbidden, InvalidPipeline, NotFound, ValidationError
 from oore.git import (
     FetchError,
     GitError,
@@ -38,6 +38,7 @@ from oore.model import (
     BuildStatus,
     Provider,
     Repository,
+    SecretGroup,
     Trigger,
     TriggerKind,
     WebhookEvent,
@@ -48,11 +49,11 @@ from oore.pipeline import (
     Pipeline,
     Workflow,
     interpolate_inputs,
-    load,
     resolve_inputs,
     select,
     workflow_for_manual,
 )
+from oore.pipeline.offloop import load_off_loop
 from oore.store.base import Store
 from oore.webhooks.delivery import json_document
 
@@ -199,8 +200,8 @@ class BuildPlanner:
         try:
             inputs = resolve_inputs(workflow, build.inputs)
             workflow = _with_inputs(workflow, inputs)
-            secrets = await self._secrets(workflow)
-        except (NotFound, ValidationError) as exc:
+            secrets = await self._secrets(workflow, repo, trigger)
+        except (NotFound, Forbidden, ValidationError) as exc:
             return exc.message
         except ValueError as exc:
             return str(exc)
@@ -216,19 +217,24 @@ class BuildPlanner:
             pipeline_file=pipeline.file if pipeline else None,
         )
 
-    async def _secrets(self, workflow: Workflow) -> dict[str, str]:
+    async def _secrets(
+        self, workflow: Workflow, repo: Repository, trigger: Trigger
+    ) -> dict[str, str]:
         values: dict[str, str] = {}
-        for group in workflow.environment.groups:
-            try:
-                sealed = await self.store.sealed_secret_group(group)
-            except NotFound:
-                raise NotFound(
-                    f"secret group {group} does not exist; create it with "
-                    f"PUT /api/secret-groups/{group}"
-                ) from None
-            for row_id, name, blob in sealed:
-                values[name] = self.sealer.open(blob, aad("secrets", row_id, "value")).decode()
+        for name in workflow.environment.groups:
+            group = await self._group(name)
+            _check_may_use(group, repo, trigger)
+            for row_id, variable, blob in await self.store.sealed_secret_group(name):
+                values[variable] = self.sealer.open(blob, aad("secrets", row_id, "value")).decode()
         return values
+
+    async def _group(self, name: str) -> SecretGroup:
+        try:
+            return await self.store.secret_group(name)
+        except NotFound:
+            raise NotFound(
+                f"secret group {name} does not exist; create it with PUT /api/secret-groups/{name}"
+            ) from None
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -276,9 +282,9 @@ class BuildPlanner:
         found = self._files[key]
         if found is not None:
             name, content = found
-            return load(content.decode("utf-8", "replace"), name)
+            return await load_off_loop(content.decode("utf-8", "replace"), name)
         stored = await self.store.get_pipeline(repo.id)
-        return None if stored is None else load(stored, "stored pipeline")
+        return None if stored is None else await load_off_loop(stored, "stored pipeline")
 
     async def _payload(self, event_id: str | None) -> Mapping[str, object] | None:
         if event_id is None:
@@ -287,6 +293,20 @@ class BuildPlanner:
             return _payload_of(await self.store.get_event(event_id))
         except NotFound:
             return None
+
+
+def _check_may_use(group: SecretGroup, repo: Repository, trigger: Trigger) -> None:
+    """Refuse a group the build may not have: a fork's code, or a repository out of scope."""
+    if trigger.from_fork and not repo.allow_fork_secrets:
+        raise Forbidden(
+            f"secret group {group.name} is not given to builds of pull requests from forks "
+            f"(their code is untrusted); to allow it, set allow_fork_secrets on {repo.full_name}"
+        )
+    if not group.allows(repo.id):
+        raise Forbidden(
+            f"secret group {group.name} may not be used by {repo.full_name}: it is limited to "
+            f"other repositories (add {repo.id} to its repositories to allow it)"
+        )
 
 
 def _payload_of(event: WebhookEvent) -> Mapping[str, object] | None:

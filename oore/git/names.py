@@ -46,3 +46,20 @@ def check_url(url: str) -> str:
     if not url or url.startswith("-") or any(c in url for c in "\r\n\0"):
         raise GitError(f"{redact(url)!r} is not a usable clone URL; register the repository's URL")
     return url
+
+
+def has_credentials(url: object) -> bool:
+    """Whether `url` carries a secret in its user part: any user on http(s), a password else."""
+    if not isinstance(url, str):
+        return False
+    scheme, sep, rest = url.partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not sep or "@" not in authority:
+        return False
+    user = authority.rpartition("@")[0]
+    return scheme.lower() in ("http", "https") or ":" in user
+
+
+def shown_clone_url(url: str) -> str:
+    """`url` as the API shows it: without the credentials an older version stored in it."""
+    return redact(url) if has_credentials(url) else url

@@ -11,7 +11,7 @@ from oore.errors import BadRequest, NotFound
 from oore.http import validate as validate_fields
 from oore.http.jsonio import read_body, read_json_object
 from oore.http.services import services
-from oore.pipeline import load, validate
+from oore.pipeline.offloop import load_off_loop, validate_off_loop
 
 blueprint = Blueprint("pipelines", __name__)
 
@@ -41,7 +41,7 @@ async def _pipeline_text() -> tuple[str, str]:
 @blueprint.post("/api/pipelines/validate")
 async def validate_pipeline() -> Response:
     text, name = await _pipeline_text()
-    return jsonify(dataclasses.asdict(validate(text, name)))
+    return jsonify(dataclasses.asdict(await validate_off_loop(text, name)))
 
 
 @blueprint.get("/api/repositories/<repository_id>/pipeline")
@@ -55,7 +55,9 @@ async def get_pipeline(repository_id: str) -> Response:
 @blueprint.put("/api/repositories/<repository_id>/pipeline")
 async def put_pipeline(repository_id: str) -> Response:
     text, name = await _pipeline_text()
-    pipeline = load(text, name)  # an InvalidPipeline is a 422 naming file, line and key
+    pipeline = await load_off_loop(
+        text, name
+    )  # an InvalidPipeline is a 422 naming file, line and key
     await services().store.set_pipeline(repository_id, text)
     return jsonify(
         {

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from oore.git.names import shown_clone_url
 from oore.model import ApiToken, Artifact, Build, Repository, Step, WebhookEvent
 
 
@@ -17,7 +18,7 @@ def repository(repo: Repository) -> dict[str, Any]:
         "owner": repo.owner,
         "name": repo.name,
         "full_name": repo.full_name,
-        "clone_url": repo.clone_url,
+        "clone_url": shown_clone_url(repo.clone_url),
         "default_branch": repo.default_branch,
         "active": repo.active,
         "github_repo_id": repo.github_repo_id,
@@ -25,6 +26,7 @@ def repository(repo: Repository) -> dict[str, Any]:
         "gitlab_project_id": repo.gitlab_project_id,
         "badge_public": repo.badge_public,
         "has_webhook_secret": repo.has_webhook_secret,
+        "allow_fork_secrets": repo.allow_fork_secrets,
         "created_at": repo.created_at,
         "updated_at": repo.updated_at,
     }

@@ -14,7 +14,8 @@ from quart import Blueprint, Response, jsonify
 
 from oore.crypto import aad, generate_token, keyed_hash
 from oore.errors import ValidationError
-from oore.http import present, validate
+from oore.git.names import has_credentials
+from oore.http import present, removal, validate
 from oore.http.jsonio import read_json_object
 from oore.http.services import Services, services
 from oore.ids import new_id
@@ -29,9 +30,19 @@ NAME = re.compile(SEGMENT)
 GITHUB_OWNER = re.compile(SEGMENT)
 GITLAB_NAMESPACE = re.compile(rf"{SEGMENT}(?:/{SEGMENT}){{0,19}}")
 # No control characters or spaces anywhere, and no host starting with "-" (an option to ssh).
+# No credentials either: http(s) takes no user part at all (a token works as a user name), ssh
+# and git take a user name (git@host) but no password. `oore.git.names.has_credentials` says why.
+_HOST = r"(?!-)[^\s\x00-\x1f\x7f/?#@]+"
+_REST = r"(?:[/?#][^\s\x00-\x1f\x7f]*)?"
 CLONE_URL = re.compile(
-    r"(?:(?:https?|ssh|git|file)://(?!-)[^\s\x00-\x1f\x7f]+"
+    rf"(?:https?://{_HOST}{_REST}"
+    rf"|(?:ssh|git)://(?:[^\s\x00-\x1f\x7f/?#@:]+@)?{_HOST}{_REST}"
+    r"|file://(?!-)[^\s\x00-\x1f\x7f]+"
     r"|[A-Za-z0-9_.-]+@[A-Za-z0-9_.][A-Za-z0-9_.-]*:[^\s\x00-\x1f\x7f]+)"
+)
+CREDENTIALS_MESSAGE = (
+    "credentials in the clone URL are not stored (they would be shown to every API reader); "
+    "remove them: per-repository credentials are coming"
 )
 # git check-ref-format, for the parts a branch name typed by a person gets wrong.
 BRANCH = re.compile(
@@ -45,6 +56,7 @@ UPDATABLE = {
     "github_installation_id",
     "gitlab_project_id",
     "badge_public",
+    "allow_fork_secrets",
     "webhook_secret",
 }
 CREATABLE = UPDATABLE | {"provider", "owner", "name"}
@@ -111,8 +123,12 @@ async def update_repository(repository_id: str) -> Response:
 @blueprint.delete("/api/repositories/<repository_id>")
 async def delete_repository(repository_id: str) -> tuple[str, int]:
     svc = services()
-    await svc.store.delete_repository(repository_id)
-    svc.intake.forget()
+    await svc.store.get_repository(repository_id)  # 404 before the queue is asked
+    try:
+        # Its builds are cancelled and waited for, then its rows and files removed.
+        await removal.delete_repository(svc, repository_id)
+    finally:
+        svc.intake.forget()
     return "", 204
 
 
@@ -146,6 +162,8 @@ def _with_webhook(svc: Services, repo: Repository) -> dict[str, Any]:
 
 def _updatable_fields(body: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
+    if has_credentials(body.get("clone_url")):
+        raise ValidationError("clone_url", CREDENTIALS_MESSAGE)
     url = validate.text(
         body,
         "clone_url",
@@ -163,7 +181,7 @@ def _updatable_fields(body: dict[str, Any]) -> dict[str, Any]:
     )
     if branch is not None:
         fields["default_branch"] = branch
-    for field in ("active", "badge_public"):
+    for field in ("active", "badge_public", "allow_fork_secrets"):
         value = validate.flag(body, field)
         if value is not None:
             fields[field] = value

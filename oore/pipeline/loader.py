@@ -31,7 +31,7 @@ from oore.pipeline.spec import (
 )
 from oore.pipeline.steps import parse_scripts, parse_when
 from oore.pipeline.triggers import TRIGGER_KEYS, parse_triggering
-from oore.pipeline.yamlload import YMap, YNode, YPair, YScalar, parse_yaml
+from oore.pipeline.yamlload import PARSE_SECONDS, YMap, YNode, YPair, YScalar, parse_yaml
 
 TOP_KEYS = ("workflows", "definitions")
 WORKFLOW_KEYS = (
@@ -62,6 +62,9 @@ ELSEWHERE = {
     "email": "publishing",
     "slack": "publishing",
 }
+# Each workflow a push matches is a build (or a skipped one): a file with 10,000 workflows would
+# make 10,000 builds from one delivery. Real files have a handful.
+MAX_WORKFLOWS = 100
 WORKFLOW_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 DURATION_MESSAGE = f"must be a whole number of minutes from 1 to {MAX_BUILD_MINUTES}"
 
@@ -76,10 +79,12 @@ class Built:
     workflow_ids: list[str] = field(default_factory=list)
 
 
-def build(text: str, file: str) -> Built:
+def build(text: str, file: str, seconds: float = PARSE_SECONDS) -> Built:
     ctx = Ctx(file)
     try:
-        root = parse_yaml(text, file, lambda line, key, message: ctx.warn(line, key, message))
+        root = parse_yaml(
+            text, file, lambda line, key, message: ctx.warn(line, key, message), seconds
+        )
         entries = _workflow_entries(ctx, root)
     except InvalidPipeline as exc:
         return Built(None, [exc], ctx.warnings)
@@ -113,6 +118,13 @@ def _workflow_entries(ctx: Ctx, root: YNode | None) -> list[tuple[str, YPair]]:
             pair.key_line,
             "workflows",
             f"must map workflow ids to workflows, not {describe(workflows)}",
+        )
+    if len(workflows.pairs) > MAX_WORKFLOWS:
+        raise ctx.error(
+            pair.key_line,
+            "workflows",
+            f"{len(workflows.pairs)} workflows: a file may define at most {MAX_WORKFLOWS}; "
+            "remove the ones you do not build, or move them into definitions:",
         )
     for workflow_id, entry in workflows.pairs.items():
         _check_id(ctx, workflow_id, entry)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from oore.errors import InvalidPipeline
 from oore.pipeline.loader import build
 from oore.pipeline.spec import Pipeline
+from oore.pipeline.yamlload import PARSE_SECONDS
 
 
-def load(text: str, file: str = "codemagic.yaml") -> Pipeline:
-    built = build(text, file)
+def load(text: str, file: str = "codemagic.yaml", seconds: float = PARSE_SECONDS) -> Pipeline:
+    built = build(text, file, seconds)
     if built.errors or built.pipeline is None:
         raise built.errors[0]
     return built.pipeline
@@ -36,8 +37,8 @@ class Report:
         }
 
 
-def validate(text: str, file: str = "codemagic.yaml") -> Report:
-    built = build(text, file)
+def validate(text: str, file: str = "codemagic.yaml", seconds: float = PARSE_SECONDS) -> Report:
+    built = build(text, file, seconds)
     return Report(
         ok=not built.errors,
         errors=[error_json(error) for error in built.errors],

@@ -6,10 +6,15 @@ them into `YMap`/`YSeq`/`YScalar` values, resolving aliases and merge keys (`<<:
 keeps each scalar's text as written so `xcode: 14.10` stays "14.10". A file that is not YAML
 becomes an `InvalidPipeline` naming the line, with a hint for the three mistakes real
 `codemagic.yaml` files make: an undefined alias, a tab used as indentation, a mis-indented key.
+
+Reading is bounded: at most `MAX_TEXT_CHARS` of text, `MAX_EXPANDED_NODES` values once aliases
+are expanded, and a time budget checked at every node, so a hostile file (30,000 anchors, an alias
+bomb) is refused within the budget instead of holding a worker thread or the event loop.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +26,11 @@ from oore.errors import InvalidPipeline
 
 # Aliases share nodes, so a few lines can stand for an exponential tree ("billion laughs").
 MAX_EXPANDED_NODES = 100_000
+# As much as the API and git accept for a pipeline file (1 MiB), counted in characters.
+MAX_TEXT_CHARS = 1 << 20
+# The pure-Python composer reads ~0.35 MB/s of anchor-heavy YAML on a slow core; a real file
+# takes milliseconds.
+PARSE_SECONDS = 5.0
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TYPED_TAGS = {
     "tag:yaml.org,2002:bool": SafeConstructor.construct_yaml_bool,
@@ -63,10 +73,43 @@ class YSeq:
 YNode = YScalar | YMap | YSeq
 
 
-def parse_yaml(text: str, file: str, warn: Warn) -> YNode | None:
+class Budget:
+    """A time limit for reading one file, checked as the reading goes (a thread can't be
+    stopped from outside)."""
+
+    def __init__(self, file: str, seconds: float) -> None:
+        self.file = file
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise InvalidPipeline(
+                self.file,
+                None,
+                None,
+                f"reading the file took longer than {self.seconds:g} s: it is too complex "
+                "(use fewer anchors and aliases, or a smaller file)",
+            )
+
+
+class _BudgetLoader(yaml.SafeLoader):
+    budget: Budget
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        self.budget.check()
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, file: str, warn: Warn, seconds: float = PARSE_SECONDS) -> YNode | None:
     """The document's tree, or None for an empty file; raises `InvalidPipeline` with a line."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidPipeline(
+            file, None, None, f"the file is larger than {MAX_TEXT_CHARS} characters"
+        )
+    budget = Budget(file, seconds)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text, budget)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(file, exc) from exc
     except yaml.YAMLError as exc:
@@ -75,20 +118,30 @@ def parse_yaml(text: str, file: str, warn: Warn) -> YNode | None:
         raise InvalidPipeline(file, None, None, "the YAML is nested too deeply") from exc
     if root is None:
         return None
-    _check_size(file, root)
+    _check_size(file, root, budget)
     try:
-        return _Converter(file, warn).node(root)
+        return _Converter(file, warn, budget).node(root)
     except RecursionError as exc:
         raise InvalidPipeline(file, None, None, "the YAML is nested too deeply") from exc
 
 
-def _check_size(file: str, root: Node) -> None:
+def _compose(text: str, budget: Budget) -> Node | None:
+    loader = _BudgetLoader(text)
+    loader.budget = budget
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _check_size(file: str, root: Node, budget: Budget) -> None:
     sizes: dict[int, int] = {}
 
     def size(node: Node) -> int:
         known = sizes.get(id(node))
         if known is not None:
             return known
+        budget.check()
         sizes[id(node)] = 1  # a loop counts once here; the converter reports it
         children: list[Node] = []
         if isinstance(node, SequenceNode):
@@ -106,9 +159,10 @@ def _check_size(file: str, root: Node) -> None:
 
 
 class _Converter:
-    def __init__(self, file: str, warn: Warn) -> None:
+    def __init__(self, file: str, warn: Warn, budget: Budget) -> None:
         self.file = file
         self.warn = warn
+        self.budget = budget
         self.done: dict[int, YNode] = {}
         self.active: set[int] = set()
 
@@ -116,6 +170,7 @@ class _Converter:
         known = self.done.get(id(node))
         if known is not None:
             return known
+        self.budget.check()
         if id(node) in self.active:
             raise InvalidPipeline(
                 self.file, _line(node), None, "an alias refers to its own anchor (a loop)"

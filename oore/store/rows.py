@@ -57,7 +57,8 @@ def newest_first(
 
 REPOSITORY_COLUMNS = (
     "id, provider, owner, name, clone_url, default_branch, active, github_repo_id,"
-    " github_installation_id, gitlab_project_id, badge_public, created_at, updated_at,"
+    " github_installation_id, gitlab_project_id, badge_public, allow_fork_secrets,"
+    " created_at, updated_at,"
     " (webhook_secret_sealed IS NOT NULL OR webhook_token_hmac IS NOT NULL) AS has_webhook_secret"
 )
 
@@ -76,6 +77,7 @@ def repository(row: dict[str, Any]) -> Repository:
         gitlab_project_id=row["gitlab_project_id"],
         badge_public=bool(row["badge_public"]),
         has_webhook_secret=bool(row["has_webhook_secret"]),
+        allow_fork_secrets=bool(row["allow_fork_secrets"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -94,6 +96,7 @@ def repository_row(repo: Repository) -> dict[str, Any]:
         "github_installation_id": repo.github_installation_id,
         "gitlab_project_id": repo.gitlab_project_id,
         "badge_public": int(repo.badge_public),
+        "allow_fork_secrets": int(repo.allow_fork_secrets),
         "created_at": repo.created_at,
         "updated_at": repo.updated_at,
     }

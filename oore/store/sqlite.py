@@ -38,6 +38,7 @@ from oore.store import migrations, rows
 from oore.store.base import EventFilter, Page, RepositorySecrets
 from oore.store.engine import Engine, connect
 from oore.store.sqlite_builds import BuildQueries, insert_build
+from oore.store.sqlite_secrets import SecretQueries
 
 SEALED_COLUMNS = (
     ("repositories", "webhook_secret"),
@@ -53,6 +54,7 @@ REPOSITORY_FIELDS = frozenset(
         "github_installation_id",
         "gitlab_project_id",
         "badge_public",
+        "allow_fork_secrets",
     }
 )
 BUILD_FIELDS = frozenset(
@@ -103,7 +105,7 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-class SqliteStore(BuildQueries):
+class SqliteStore(BuildQueries, SecretQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

@@ -1,4 +1,4 @@
-"""SQLite queries for build execution: queueing, claiming, artifacts, pipelines, secret groups.
+"""SQLite queries for build execution: queueing, claiming, artifacts, pipelines.
 
 A mixin of `SqliteStore` (it needs only `self.engine`), kept apart so that each module holds one
 part of the schema's story.
@@ -149,62 +149,6 @@ class BuildQueries:
             )
             if cursor.rowcount != 1:
                 raise NotFound(f"repository {repository_id} not found")
-
-        await self.engine.write(unit)
-
-    async def replace_secret_group(self, group: str, sealed: dict[str, tuple[str, bytes]]) -> None:
-        """Replace a group's values; `sealed` maps name → (row id, blob sealed for that id)."""
-        now = utcnow()
-
-        def unit(db: Database) -> None:
-            db.execute("DELETE FROM secrets WHERE group_name = ?", [group])
-            db.table("secrets").insert_all(
-                {
-                    "id": row_id,
-                    "group_name": group,
-                    "name": name,
-                    "value_sealed": blob,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for name, (row_id, blob) in sealed.items()
-            )
-
-        await self.engine.write(unit)
-
-    async def secret_groups(self) -> dict[str, list[str]]:
-        def query(db: Database) -> dict[str, list[str]]:
-            groups: dict[str, list[str]] = {}
-            for group, name in db.execute(
-                "SELECT group_name, name FROM secrets ORDER BY group_name, name"
-            ):
-                groups.setdefault(group, []).append(name)
-            return groups
-
-        return await self.engine.read(query)
-
-    async def sealed_secret_group(self, group: str) -> list[tuple[str, str, bytes]]:
-        """(row id, name, sealed blob) of each value in the group; NotFound when it is empty."""
-
-        def query(db: Database) -> list[tuple[str, str, bytes]]:
-            found = [
-                (r[0], r[1], bytes(r[2]))
-                for r in db.execute(
-                    "SELECT id, name, value_sealed FROM secrets WHERE group_name = ? ORDER BY name",
-                    [group],
-                )
-            ]
-            if not found:
-                raise NotFound(f"secret group {group} not found")
-            return found
-
-        return await self.engine.read(query)
-
-    async def delete_secret_group(self, group: str) -> None:
-        def unit(db: Database) -> None:
-            cursor = db.execute("DELETE FROM secrets WHERE group_name = ?", [group])
-            if cursor.rowcount == 0:
-                raise NotFound(f"secret group {group} not found")
 
         await self.engine.write(unit)
 

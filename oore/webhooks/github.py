@@ -134,7 +134,17 @@ def _pull_request(payload: dict[str, object]) -> ParseResult:
         message=opt_str(payload, "pull_request.title"),
         # Only `synchronize` carries the previous head in a top-level `before`.
         before_sha=opt_sha(payload, "before"),
+        from_fork=_from_fork(payload),
     )
+
+
+def _from_fork(payload: dict[str, object]) -> bool:
+    # A fork's pull request has its head in another repository. When the payload cannot show
+    # that both are the same repository (a deleted fork's head.repo is null), its code is
+    # treated as a fork's: untrusted.
+    head = opt_int(payload, "pull_request.head.repo.id")
+    base = opt_int(payload, "pull_request.base.repo.id") or opt_int(payload, "repository.id")
+    return head is None or head != base
 
 
 _HANDLERS: dict[str, Callable[[dict[str, object]], ParseResult]] = {

@@ -175,7 +175,18 @@ def _merge_request(payload: dict[str, object]) -> ParseResult:
         author=opt_str(payload, "user.username") or opt_str(payload, "user.name"),
         message=opt_str(payload, "object_attributes.title"),
         before_sha=opt_sha(payload, "object_attributes.oldrev"),
+        from_fork=_from_fork(payload),
     )
+
+
+def _from_fork(payload: dict[str, object]) -> bool:
+    # A merge request from a fork has a source project other than its target. When the payload
+    # cannot show they are the same project, its code is treated as a fork's: untrusted.
+    source = opt_int(payload, "object_attributes.source_project_id")
+    target = opt_int(payload, "object_attributes.target_project_id") or opt_int(
+        payload, "project.id"
+    )
+    return source is None or source != target
 
 
 _HOOKS = {

@@ -861,7 +861,11 @@ async def test_secrets_are_masked_and_daemon_secrets_never_reach_a_build(
             headers=ci.daemon.headers(),
         )
         assert group.status_code == 200, group.text
-        assert group.json() == {"name": "signing", "variables": ["API_KEY", "PASSWORD"]}
+        assert group.json() == {
+            "name": "signing",
+            "variables": ["API_KEY", "PASSWORD"],
+            "repositories": [],
+        }
         shown = await ci.operator.get("/api/secret-groups/signing")
         assert api_key not in shown.text
         assert password not in shown.text

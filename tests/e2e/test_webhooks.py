@@ -55,6 +55,7 @@ HELLO_WORLD_PUSH = {
     "author": "Codertocat",
     "message": "Initial commit",
     "before_sha": None,
+    "from_fork": False,
 }
 UNKNOWN_ID = "01J0000000000000000000000Z"
 

@@ -203,7 +203,7 @@ def test_request_bodies_follow_the_handlers(doc: dict[str, Any]) -> None:
     trigger = schemas["BuildTrigger"]
     assert set(trigger["properties"]) == {"workflow", "branch", "tag", "sha", "inputs", "env"}
     assert trigger["required"] == ["workflow"]
-    assert set(schemas["SecretGroupPut"]["properties"]) == {"variables"}
+    assert set(schemas["SecretGroupPut"]["properties"]) == {"variables", "repositories"}
     assert set(schemas["PipelineSource"]["properties"]) == {"content", "file"}
 
 
@@ -232,6 +232,9 @@ def test_non_json_answers_are_documented_with_their_media_type(doc: dict[str, An
     [
         ("clone_url", "https://example.com/a/b.git", "ext::sh -c evil"),
         ("clone_url", "git@example.com:a/b.git", "-oProxyCommand=x@h:p"),
+        ("clone_url", "ssh://git@example.com/a/b.git", "https://x-access-token:t@h/a/b.git"),
+        ("clone_url", "https://example.com/a/b.git", "https://token@h/a/b.git"),
+        ("clone_url", "git://example.com/a/b.git", "ssh://git:pw@h/a/b.git"),
         ("default_branch", "release/1.0", "a..b"),
         ("owner", "group/sub", "a b"),
         ("webhook_secret", "12345678", "short"),
@@ -601,8 +604,12 @@ async def _pipelines(
 async def _secret_groups(check: Checker, read: dict[str, str]) -> None:
     one = "/api/secret-groups/{name}"
     put = await check("PUT", one, 200, name="android", json={"variables": {"KEY": "v4lue"}})
-    assert put == {"name": "android", "variables": ["KEY"]}
+    assert put == {"name": "android", "variables": ["KEY"], "repositories": []}
     await check("PUT", one, 422, name="android", json={"variables": {}})
+    await check("PUT", one, 422, name="android", json={"variables": {"K": "a\x00b"}})
+    await check(
+        "PUT", one, 422, name="android", json={"variables": {"K": "v"}, "repositories": ["x"]}
+    )
     await check("PUT", one, 400, name="android", data=b"[")
     await check("PUT", one, 403, auth=read, name="android", json={"variables": {"K": "v"}})
     listed = await check("GET", "/api/secret-groups", 200, auth=read)

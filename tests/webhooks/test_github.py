@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -355,14 +356,39 @@ def test_repository_paths_are_checked(changes: dict[str, Any]) -> None:
 # -- pull_request variants ----------------------------------------------------------------------
 
 
-def test_pull_request_from_a_fork_builds_the_same_trigger() -> None:
+def test_pull_request_from_a_fork_builds_the_same_trigger_marked_as_a_fork() -> None:
     fork = {
+        "id": 99,
         "full_name": "mallory/Hello-World",
         "clone_url": "https://evil.example/mallory/Hello-World.git",
         "owner": {"login": "mallory"},
     }
     body = edited(OPENED, {"pull_request.head.repo": fork, "pull_request.head.label": "mallory:x"})
-    assert github.parse("pull_request", body) == pull_request()
+    assert github.parse("pull_request", body) == replace(pull_request(), from_fork=True)
+
+
+def test_pull_request_within_the_repository_is_not_a_fork() -> None:
+    result = github.parse("pull_request", fixture(OPENED))
+    assert isinstance(result, Trigger)
+    assert result.from_fork is False
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # A deleted fork: GitHub sends head.repo as null.
+        {"pull_request.head.repo": None},
+        {"pull_request.head.repo": DELETE},
+        {"pull_request.head.repo.id": "186853002"},
+        {"pull_request.head.repo.id": 186853003},
+    ],
+)
+def test_a_pull_request_not_shown_to_be_from_the_repository_counts_as_a_fork(
+    changes: dict[str, Any],
+) -> None:
+    result = github.parse("pull_request", edited(OPENED, changes))
+    assert isinstance(result, Trigger)
+    assert result.from_fork is True
 
 
 @pytest.mark.parametrize("name", [n for n, e in EXPECTED.items() if isinstance(e, Trigger)])

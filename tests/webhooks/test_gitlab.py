@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +314,7 @@ def test_other_merge_request_actions_are_ignored(action: str) -> None:
     assert gitlab.parse("Merge Request Hook", body) == expected
 
 
-def test_merge_request_from_a_fork_builds_the_same_trigger() -> None:
+def test_merge_request_from_a_fork_builds_the_same_trigger_marked_as_a_fork() -> None:
     source = {
         "path_with_namespace": "mallory/gitlab-test",
         "http_url": "https://evil.example/x.git",
@@ -321,7 +322,30 @@ def test_merge_request_from_a_fork_builds_the_same_trigger() -> None:
     body = edited(
         MR_OPEN, {"object_attributes.source": source, "object_attributes.source_project_id": 99}
     )
-    assert gitlab.parse("Merge Request Hook", body) == opened_mr()
+    assert gitlab.parse("Merge Request Hook", body) == replace(opened_mr(), from_fork=True)
+
+
+def test_merge_request_within_the_project_is_not_a_fork() -> None:
+    result = gitlab.parse("Merge Request Hook", fixture(MR_OPEN))
+    assert isinstance(result, Trigger)
+    assert result.from_fork is False
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"object_attributes.source_project_id": DELETE},
+        {"object_attributes.source_project_id": None},
+        {"object_attributes.source_project_id": "14"},
+        {"object_attributes.target_project_id": 15},
+    ],
+)
+def test_a_merge_request_not_shown_to_be_from_the_project_counts_as_a_fork(
+    changes: dict[str, Any],
+) -> None:
+    result = gitlab.parse("Merge Request Hook", edited(MR_OPEN, changes))
+    assert isinstance(result, Trigger)
+    assert result.from_fork is True
 
 
 @pytest.mark.parametrize(

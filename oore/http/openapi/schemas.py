@@ -70,6 +70,10 @@ def _repository_properties() -> Json:
         "gitlab_project_id": nullable({"type": "integer"}),
         "badge_public": {"type": "boolean"},
         "has_webhook_secret": {"type": "boolean"},
+        "allow_fork_secrets": {
+            "type": "boolean",
+            "description": "Builds of pull requests from forks may use secret groups",
+        },
         "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,
         "webhook_url": string(format="uri", description="Where the provider should deliver"),
@@ -84,12 +88,16 @@ def _updatable_fields() -> Json:
             string(
                 pattern=f"^(?!-)(?:{repositories.CLONE_URL.pattern})$",
                 maxLength=2000,
-                description="https://, ssh://, git://, file:// or user@host:path; no leading -",
+                description=(
+                    "https://, ssh://, git://, file:// or user@host:path; no leading -; "
+                    "no credentials (no user on http(s), no password on ssh://, git://)"
+                ),
             )
         ),
         "default_branch": nullable(string(pattern=anchored(repositories.BRANCH), maxLength=255)),
         "active": flag,
         "badge_public": flag,
+        "allow_fork_secrets": flag,
         "github_repo_id": nullable(POSITIVE_ID),
         "github_installation_id": nullable(POSITIVE_ID),
         "gitlab_project_id": nullable(POSITIVE_ID),
@@ -308,18 +316,31 @@ def _pipeline_schemas() -> Json:
 
 def _secret_schemas() -> Json:
     names = {"type": "array", "items": string(), "description": "Variable names; never values"}
-    group = obj({"name": string(pattern=anchored(secrets.GROUP)), "variables": names})
+    scope = {
+        "type": "array",
+        "items": ID,
+        "maxItems": secrets.MAX_SCOPE,
+        "description": "Ids of the repositories whose builds may use the group; [] = all",
+    }
+    group = obj(
+        {"name": string(pattern=anchored(secrets.GROUP)), "variables": names, "repositories": scope}
+    )
     variables = {
         "type": "object",
         "minProperties": 1,
         "propertyNames": {"pattern": anchored(secrets.NAME)},
-        "additionalProperties": string(maxLength=secrets.MAX_VALUE),
+        "additionalProperties": string(
+            maxLength=secrets.MAX_VALUE, pattern="^[^\\x00]*$", description="No NUL character"
+        ),
         "description": "NAME: value; replaces the whole group",
     }
+    put_scope = nullable(
+        scope | {"description": "Repository ids; [] = all; omitted or null keeps the scope"}
+    )
     return {
         "SecretGroup": group,
         "SecretGroupList": _list_of("SecretGroup"),
-        "SecretGroupPut": obj({"variables": variables}),
+        "SecretGroupPut": obj({"variables": variables, "repositories": put_scope}, ("variables",)),
     }
 
 

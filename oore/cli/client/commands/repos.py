@@ -11,6 +11,8 @@ from oore.cli.client.commands.common import confirmed, find_repo, repo_id
 from oore.cli.client.errors import invalid
 from oore.cli.client.session import Session, pass_session
 
+DELETE_TIMEOUT = 130.0  # the server waits up to 120 s for the repository's builds to end
+
 
 @click.group()
 def repo() -> None:
@@ -58,7 +60,11 @@ async def list_repos(session: Session) -> None:
 def _edit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The fields `add` and `edit` share."""
     options = [
-        click.option("--clone-url", metavar="URL", help="https://, ssh://, git://, file:// URL."),
+        click.option(
+            "--clone-url",
+            metavar="URL",
+            help="https://, ssh://, git://, file:// URL (no credentials).",
+        ),
         click.option("--default-branch", metavar="BRANCH", help="Branch builds default to."),
         click.option("--webhook-secret", metavar="SECRET", help="Webhook secret (8+ chars)."),
         click.option("--github-repo-id", type=click.IntRange(1), help="GitHub's repository id."),
@@ -66,6 +72,11 @@ def _edit_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--gitlab-project-id", type=click.IntRange(1), help="GitLab's project id."),
         click.option(
             "--badge-public/--no-badge-public", default=None, help="Serve the status badge."
+        ),
+        click.option(
+            "--allow-fork-secrets/--no-allow-fork-secrets",
+            default=None,
+            help="Give builds of pull requests from forks the secret groups (untrusted code).",
         ),
     ]
     for option in reversed(options):
@@ -146,6 +157,7 @@ async def show_repo(session: Session, ref: str) -> None:
             ("github installation", _text(found.get("github_installation_id"))),
             ("gitlab project id", _text(found.get("gitlab_project_id"))),
             ("public badge", "yes" if found["badge_public"] else "no"),
+            ("fork secrets", "allowed" if found["allow_fork_secrets"] else "withheld"),
             ("added", ago(found["created_at"])),
             ("changed", ago(found["updated_at"])),
         ]
@@ -190,7 +202,9 @@ async def remove_repo(session: Session, ref: str, yes: bool) -> None:
     async with session.api() as api:
         found = await find_repo(api, ref)
         confirmed(f"remove {found['full_name']} and all its builds?", yes)
-        await api.json("DELETE", f"/api/repositories/{found['id']}")
+        # The server first stops the repository's running builds (each gets its SIGTERM grace)
+        # and answers once they have ended and the files are gone: up to its 120 s bound.
+        await api.send("DELETE", f"/api/repositories/{found['id']}", timeout=DELETE_TIMEOUT)
     if session.json:
         return session.out.json({"id": found["id"], "removed": True})
     session.out.line(f"removed {found['full_name']} ({found['id']})")

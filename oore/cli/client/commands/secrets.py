@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import asyncclick as click
 
-from oore.cli.client.commands.common import read_secret
+from oore.cli.client.commands.common import read_secret, repo_id
 from oore.cli.client.errors import invalid
 from oore.cli.client.session import Session, pass_session
 
@@ -24,7 +25,7 @@ def secrets() -> None:
 
     \b
     Example:
-        oore secrets set signing --from-env-file signing.env
+        oore secrets set signing --from-env-file signing.env --repository acme/app
         oore secrets list
     """
 
@@ -42,15 +43,19 @@ async def list_groups(session: Session) -> None:
         data = await api.get("/api/secret-groups")
     if session.json:
         return session.out.json(data)
-    rows = [[g["name"], ", ".join(g["variables"])] for g in data["items"]]
-    session.out.table(["GROUP", "VARIABLES"], rows)
+    names = await _repository_names(session) if _scoped(data["items"]) else {}
+    rows = [
+        [g["name"], ", ".join(g["variables"]), _scope_text(g["repositories"], names)]
+        for g in data["items"]
+    ]
+    session.out.table(["GROUP", "VARIABLES", "REPOSITORIES"], rows)
 
 
 @secrets.command("show")
 @click.argument("group")
 @pass_session
 async def show_group(session: Session, group: str) -> None:
-    """List the variable names of one secret group.
+    """List the variable names of one secret group, and the repositories that may use it.
 
     \b
     Example:
@@ -60,8 +65,13 @@ async def show_group(session: Session, group: str) -> None:
         data = await api.get(f"/api/secret-groups/{group}")
     if session.json:
         return session.out.json(data)
-    for name in data["variables"]:
-        session.out.line(name)
+    names = await _repository_names(session) if _scoped([data]) else {}
+    session.out.fields(
+        [
+            ("variables", ", ".join(data["variables"])),
+            ("repositories", _scope_text(data["repositories"], names)),
+        ]
+    )
 
 
 @secrets.command("set")
@@ -72,32 +82,60 @@ async def show_group(session: Session, group: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read NAME=value lines (`export`, quotes and # comments allowed).",
 )
+@click.option(
+    "--repository",
+    "repositories",
+    multiple=True,
+    metavar="REPO",
+    help="Only this repository's builds may use the group (id or OWNER/NAME; repeatable).",
+)
+@click.option(
+    "--all-repositories",
+    is_flag=True,
+    help="Every repository's builds may use the group (clears --repository).",
+)
 @pass_session
 async def set_group(
-    session: Session, group: str, assignments: tuple[str, ...], from_env_file: Path | None
+    session: Session,
+    group: str,
+    assignments: tuple[str, ...],
+    from_env_file: Path | None,
+    repositories: tuple[str, ...],
+    all_repositories: bool,
 ) -> None:
     """Create or replace GROUP with the given variables (the group's old variables go).
 
     A NAME without =VALUE is asked for with hidden input (read as a line of stdin when that is
-    not a terminal). Values are never printed.
+    not a terminal). Values are never printed. Without --repository or --all-repositories, a
+    new group may be used by every repository and an existing one keeps its repositories.
+    Pull requests from forks get no group unless their repository allows it
+    (`oore repo edit REPO --allow-fork-secrets`).
 
     \b
     Example:
-        oore secrets set signing --from-env-file signing.env
+        oore secrets set signing --from-env-file signing.env --repository acme/app
         oore secrets set deploy API_KEY          # asks for the value
-        oore secrets set deploy REGION=eu-west-1 API_KEY
+        oore secrets set deploy REGION=eu-west-1 API_KEY --all-repositories
     """
+    if repositories and all_repositories:
+        raise invalid("give --repository or --all-repositories, not both")
     variables = read_env_file(from_env_file) if from_env_file else {}
     for item in assignments:
         name, sep, value = item.partition("=")
         variables[name] = value if sep else await read_secret(name)
     if not variables:
         raise invalid("give NAME=VALUE arguments or --from-env-file")
+    body: dict[str, Any] = {"variables": variables}
     async with session.api() as api:
-        answer = await api.json("PUT", f"/api/secret-groups/{group}", body={"variables": variables})
+        if repositories or all_repositories:
+            body["repositories"] = [await repo_id(api, ref) for ref in repositories]
+        answer = await api.json("PUT", f"/api/secret-groups/{group}", body=body)
     if session.json:
         return session.out.json(answer)
-    session.out.line(f"stored {len(answer['variables'])} variable(s) in {answer['name']}")
+    scope = "every repository" if not answer["repositories"] else "its repositories"
+    session.out.line(
+        f"stored {len(answer['variables'])} variable(s) in {answer['name']} (used by {scope})"
+    )
 
 
 @secrets.command("delete")
@@ -115,6 +153,21 @@ async def delete_group(session: Session, group: str) -> None:
     if session.json:
         return session.out.json({"name": group, "deleted": True})
     session.out.line(f"removed secret group {group}")
+
+
+def _scoped(groups: list[dict[str, Any]]) -> bool:
+    return any(g["repositories"] for g in groups)
+
+
+async def _repository_names(session: Session) -> dict[str, str]:
+    async with session.api() as api:
+        items = (await api.get("/api/repositories"))["items"]
+    return {r["id"]: r["full_name"] for r in items}
+
+
+def _scope_text(ids: list[str], names: dict[str, str]) -> str:
+    # A removed repository's id stays in the scope (so it never widens to all): show the id.
+    return ", ".join(names.get(i, i) for i in ids) if ids else "(all)"
 
 
 def read_env_file(path: Path) -> dict[str, str]:

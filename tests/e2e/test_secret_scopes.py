@@ -1,0 +1,147 @@
+"""Secret groups withheld from untrusted code, through a real `oored run` (issue 10).
+
+A pull request from a fork could edit `codemagic.yaml` to ask for any group and print it: its
+builds get no group unless the repository opts in (`allow_fork_secrets`), and a group limited to
+some repositories is refused to the others. A refused build is errored with a reason naming the
+group, and runs no step, so nothing of the value reaches its log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.daemon import Daemon
+from tests.e2e.test_builds import Ci, Repo, make_repo, pull_request_payload, running_ci
+
+SIGNING_KEY = "sk-fork-test-8c1d0b7e"
+PROD_KEY = "prod-only-4f2a9d"
+
+PIPELINE = """\
+workflows:
+  pr:
+    triggering:
+      events: [pull_request]
+    environment:
+      groups:
+        - signing
+    scripts:
+      - name: use the key
+        script: |
+          echo "key=$SIGNING_KEY"
+          echo "length=${#SIGNING_KEY}"
+  prod:
+    environment:
+      groups:
+        - prod
+    scripts:
+      - name: use the prod key
+        script: echo "prod length=${#PROD_KEY}"
+"""
+
+
+def pull_request(repo: Repo, number: int, sha: str, *, head_repo_id: int | None) -> dict[str, Any]:
+    payload = pull_request_payload(repo, number, sha, f"feature-{number}", "main")
+    base = repo.identity()
+    head = None if head_repo_id is None else base | {"id": head_repo_id, "full_name": "mallory/x"}
+    payload["pull_request"]["head"]["repo"] = head
+    payload["pull_request"]["base"]["repo"] = base
+    return payload
+
+
+async def put_group(ci: Ci, name: str, variables: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = await ci.http.put(
+        f"/api/secret-groups/{name}",
+        json={"variables": variables, **body},
+        headers=ci.daemon.headers(),
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def pr_build(ci: Ci, payload: dict[str, Any]) -> dict[str, Any]:
+    made = await ci.deliver("pull_request", payload)
+    assert made["pr"]["status"] != "skipped", made["pr"]
+    return await ci.finished(made["pr"]["id"])
+
+
+async def test_a_fork_pull_request_gets_no_secret_group_unless_the_repository_allows_it(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, "app", PIPELINE)
+    git.branch("feature")
+    feature = git.commit("feature", {"feature.txt": "x\n"})
+    for number in (1, 2, 3):
+        git.pull_request(number, feature)
+    async with running_ci(daemon_factory, tmp_path) as ci:
+        repo = await ci.register(git, "app")
+        await put_group(ci, "signing", {"SIGNING_KEY": SIGNING_KEY})
+
+        forked = await pr_build(ci, pull_request(repo, 1, feature, head_repo_id=999_999))
+        assert forked["status"] == "errored", forked
+        reason = forked["reason"]
+        assert "secret group signing" in reason
+        assert "pull requests from forks" in reason
+        assert "allow_fork_secrets" in reason
+        assert forked["steps"] == []
+        assert SIGNING_KEY not in await ci.log(forked["id"])
+
+        # A deleted fork (head.repo null) is a fork too.
+        deleted = await pr_build(ci, pull_request(repo, 2, feature, head_repo_id=None))
+        assert deleted["status"] == "errored", deleted
+        assert "secret group signing" in deleted["reason"]
+
+        same = await pr_build(ci, pull_request(repo, 3, feature, head_repo_id=repo.github_id))
+        assert same["status"] == "succeeded", (same, await ci.log(same["id"]))
+        log = await ci.log(same["id"])
+        assert f"length={len(SIGNING_KEY)}" in log
+        assert "key=********" in log
+        assert SIGNING_KEY not in log
+
+        allowed = await ci.http.patch(
+            f"/api/repositories/{repo.id}",
+            json={"allow_fork_secrets": True},
+            headers=ci.daemon.headers(),
+        )
+        assert allowed.status_code == 200, allowed.text
+        opted = await pr_build(ci, pull_request(repo, 1, feature, head_repo_id=999_999))
+        assert opted["status"] == "succeeded", (opted, await ci.log(opted["id"]))
+        assert f"length={len(SIGNING_KEY)}" in await ci.log(opted["id"])
+
+
+async def test_a_scoped_group_is_refused_to_other_repositories(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    app_git = make_repo(tmp_path, "app", PIPELINE)
+    other_git = make_repo(tmp_path, "other", PIPELINE)
+    async with running_ci(daemon_factory, tmp_path) as ci:
+        app = await ci.register(app_git, "app")
+        other = await ci.register(other_git, "other")
+        group = await put_group(ci, "prod", {"PROD_KEY": PROD_KEY}, repositories=[app.id])
+        assert group["repositories"] == [app.id]
+
+        refused = await ci.finished((await ci.trigger(other, workflow="prod", branch="main"))["id"])
+        assert refused["status"] == "errored", refused
+        assert "secret group prod may not be used by octo/other" in refused["reason"]
+        assert refused["steps"] == []
+        assert PROD_KEY not in await ci.log(refused["id"])
+
+        used = await ci.succeeded((await ci.trigger(app, workflow="prod", branch="main"))["id"])
+        assert f"prod length={len(PROD_KEY)}" in await ci.log(used["id"])
+
+        # Opening the group to every repository lets the other one use it too.
+        await put_group(ci, "prod", {"PROD_KEY": PROD_KEY}, repositories=[])
+        now = await ci.succeeded((await ci.trigger(other, workflow="prod", branch="main"))["id"])
+        assert f"prod length={len(PROD_KEY)}" in await ci.log(now["id"])
+
+
+async def test_a_group_that_does_not_exist_is_named_in_the_reason(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, "app", PIPELINE)
+    async with running_ci(daemon_factory, tmp_path) as ci:
+        repo = await ci.register(git, "app")
+        build = await ci.finished((await ci.trigger(repo, workflow="prod", branch="main"))["id"])
+        assert build["status"] == "errored", build
+        assert "secret group prod does not exist" in build["reason"]
