@@ -21,6 +21,7 @@ from pathlib import Path
 
 import trio
 
+from oore.actors.cancelling import Interrupted, until_set
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
 from oore.errors import OoreError
 from oore.execution import artifacts, cache, isolation, process
@@ -139,7 +140,10 @@ class BuildExecutor:
 
     async def _run(self) -> tuple[BuildStatus, str | None]:
         try:
-            await self._prepare()
+            # A clone can hang (a stuck disk, a huge repository): the cancel interrupts it.
+            await until_set(self.cancel, self._prepare)
+        except Interrupted:
+            return BuildStatus.CANCELLED, "cancelled while preparing"
         except OoreError as exc:
             return BuildStatus.ERRORED, f"preparing the workspace failed: {exc}"
         if self.cancel.is_set():

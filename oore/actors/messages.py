@@ -91,6 +91,15 @@ class RetryBuild:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteRepository:
+    """HTTP → RepositorySupervisor: cancel the repository's builds, wait for them to end, then
+    delete it and every file it has; the reply holds no build, only an error if one."""
+
+    repository_id: str
+    reply: trio.MemorySendChannel[Reply]
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """The answer to a request: the build, or the error to raise in the caller."""
 
@@ -105,4 +114,4 @@ class Reply:
         return self.build
 
 
-RepositoryMessage = TriggerReceived | ManualBuild | CancelBuild | RetryBuild
+RepositoryMessage = TriggerReceived | ManualBuild | CancelBuild | RetryBuild | DeleteRepository

@@ -6,21 +6,27 @@ errored build saying why) in the same transaction that closes the webhook event 
 redelivered trigger creates nothing — applies `cancel_previous_builds`, and starts a
 BuildExecutor whenever one of the `max_concurrent` slots is free. On start it recovers from a
 crash: builds left preparing/running have their process groups killed, are marked errored and
-are queued once more as a new attempt.
+are queued once more as a new attempt. Deleting a repository cancels its builds (queued,
+preparing or running), waits for them to end, then deletes its rows and its files; a build's
+cancel interrupts whatever it is doing, a hung fetch or clone included.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
 
-from oore.actors.executor import BuildExecutor, Dirs
+from oore.actors.cancelling import Interrupted, until_set
+from oore.actors.executor import BuildExecutor, BuildJob, Dirs
 from oore.actors.messages import (
     CancelBuild,
+    DeleteRepository,
     LogMessage,
     ManualBuild,
     Reply,
@@ -29,18 +35,31 @@ from oore.actors.messages import (
     TriggerReceived,
 )
 from oore.actors.planner import BuildPlanner, Plan
+from oore.actors.removal import RepositoryFiles, remove_all
 from oore.actors.runtime import Doorbell, reply
-from oore.errors import Conflict, IllegalTransition, OoreError
+from oore.errors import Conflict, IllegalTransition, NotFound, OoreError
 from oore.execution.process import kill_group
 from oore.git import remove_workspace
 from oore.ids import new_id
 from oore.model import Build, BuildStatus, EventState, utcnow
-from oore.store.base import Store
+from oore.store.base import BuildFilter, Store
 
 log = logging.getLogger("oore.actors.repository")
 
 INTERRUPTED = "interrupted by a daemon restart"
+# The supervisor itself was restarted (after an internal error), not the daemon: say so.
+INTERRUPTED_IN_PROCESS = "interrupted when the build queue restarted after an internal error"
 WORKSPACE_SWEEP_SECONDS = 3600.0
+ACTIVE = ("queued", "preparing", "running")
+
+
+@dataclass(slots=True)
+class _Running:
+    """A claimed build: whose it is, its cancel (set to stop it) and `done` (set once ended)."""
+
+    repository_id: str
+    cancel: trio.Event = field(default_factory=trio.Event)
+    done: trio.Event = field(default_factory=trio.Event)
 
 
 class RepositorySupervisor:
@@ -55,6 +74,7 @@ class RepositorySupervisor:
         max_concurrent: int,
         kill_grace: float = 10.0,
         keep_failed_hours: float = 24.0,
+        logs_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.planner = planner
@@ -64,11 +84,18 @@ class RepositorySupervisor:
         self.max_concurrent = max_concurrent
         self.kill_grace = kill_grace
         self.keep_failed_seconds = keep_failed_hours * 3600
+        self.files = RepositoryFiles(
+            dirs.workspaces, dirs.scratch, dirs.artifacts, dirs.cache, planner.mirrors_dir, logs_dir
+        )
         self._locks: dict[str, trio.Lock] = {}
-        self._running: dict[str, trio.Event] = {}
+        self._running: dict[str, _Running] = {}
+        self._deleting: set[str] = set()
+        # Planning work (fetches) per repository, cancelled when the repository is deleted.
+        self._planning_scopes: dict[str, set[trio.CancelScope]] = {}
         self._wake = Doorbell()
         self._ended = Doorbell()
         self._draining = False
+        self._runs = 0  # how often `run` began: past the first, a restart inside the daemon
         self._planning: set[str] = set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -101,6 +128,8 @@ class RepositorySupervisor:
             await self._answer(message.reply, self._on_manual(message))
         elif isinstance(message, CancelBuild):
             await self._answer(message.reply, self.cancel(message.build_id))
+        elif isinstance(message, DeleteRepository):
+            await self._answer(message.reply, self.delete_repository(message.repository_id))
         else:
             await self._answer(message.reply, self._on_retry(message))
 
@@ -111,19 +140,29 @@ class RepositorySupervisor:
         try:
             await work
         except Exception as exc:
-            log.exception("repository supervisor: handling a message failed")
-            await on_error(exc)
+            if isinstance(exc, OoreError):  # said on purpose (e.g. the repository was deleted)
+                log.warning("repository supervisor: %s", exc.message)
+            else:
+                log.exception("repository supervisor: handling a message failed")
+            try:
+                await on_error(exc)
+            except Exception:
+                log.exception("repository supervisor: recording the failure failed")
 
     def _trigger_failed(self, message: TriggerReceived) -> Callable[[Exception], Awaitable[None]]:
         async def mark(exc: Exception) -> None:
             reason = exc.message if isinstance(exc, OoreError) else f"internal error: {exc!r}"
+            # A deleted repository's id cannot be referenced any more (foreign key).
+            repository_id = None if isinstance(exc, NotFound) else message.repository_id
             await self.store.finish_event(
-                message.event_id, EventState.FAILED, reason, message.repository_id, None
+                message.event_id, EventState.FAILED, reason, repository_id, None
             )
 
         return mark
 
-    async def _answer(self, channel: trio.MemorySendChannel[Reply], work: Awaitable[Build]) -> None:
+    async def _answer(
+        self, channel: trio.MemorySendChannel[Reply], work: Awaitable[Build | None]
+    ) -> None:
         try:
             answer = Reply(build=await work)
         except OoreError as exc:
@@ -143,14 +182,19 @@ class RepositorySupervisor:
             self._planning.discard(message.event_id)
 
     async def _plan_trigger(self, message: TriggerReceived) -> None:
-        async with self._lock(message.repository_id):
-            event = await self.store.get_event(message.event_id)
-            if event.state is not EventState.PENDING:
-                return  # handled already: a redelivery, or a sweep racing the first send
-            plan = await self.planner.for_trigger(message, event)
-            created = await self.store.create_builds_for_event(
-                message.event_id, plan.builds, plan.summary, message.trigger.to_json()
-            )
+        created: list[Build] | None = None
+        with self._interruptible(message.repository_id) as scope:
+            async with self._lock(message.repository_id):
+                self._refuse_if_deleting(message.repository_id)
+                event = await self.store.get_event(message.event_id)
+                if event.state is not EventState.PENDING:
+                    return  # handled already: a redelivery, or a sweep racing the first send
+                plan = await self.planner.for_trigger(message, event)
+                created = await self.store.create_builds_for_event(
+                    message.event_id, plan.builds, plan.summary, message.trigger.to_json()
+                )
+        if scope.cancelled_caught:
+            raise _deleted(message.repository_id)
         if created is None:
             return  # already handled: a redelivery or a second sweep of the same event
         log.info("event %s: %s", message.event_id, plan.summary)
@@ -158,9 +202,14 @@ class RepositorySupervisor:
         self._wake.ring()
 
     async def _on_manual(self, message: ManualBuild) -> Build:
-        async with self._lock(message.repository_id):
-            build = await self.planner.for_manual(message)
-            created = await self.store.create_numbered_build(build)
+        created: Build | None = None
+        with self._interruptible(message.repository_id):
+            async with self._lock(message.repository_id):
+                self._refuse_if_deleting(message.repository_id)
+                build = await self.planner.for_manual(message)
+                created = await self.store.create_numbered_build(build)
+        if created is None:
+            raise _deleted(message.repository_id)
         self._wake.ring()
         return created
 
@@ -168,6 +217,7 @@ class RepositorySupervisor:
         original = await self.store.get_build(message.build_id)
         if not original.status.finished:
             raise Conflict(f"build {original.id} is still {original.status}; cancel it first")
+        self._refuse_if_deleting(original.repository_id)
         created = await self.store.create_numbered_build(_again(original, recovered=False))
         self._wake.ring()
         return created
@@ -185,10 +235,17 @@ class RepositorySupervisor:
                 return await self.cancel(build_id)  # claimed meanwhile: cancel it running
             self._wake.ring()
             return cancelled
-        event = self._running.get(build_id)
-        if event is not None:
-            event.set()
-        return build
+        running = self._running.get(build_id)
+        if running is not None:
+            running.cancel.set()  # its executor ends it, whatever it is doing
+            return build
+        # Preparing or running with no executor here (none can start it again): end it now.
+        try:
+            return await self.store.transition_build(
+                build_id, BuildStatus.CANCELLED, error="cancelled; no executor was running it"
+            )
+        except (Conflict, IllegalTransition):
+            return await self.store.get_build(build_id)  # it ended meanwhile
 
     async def _cancel_previous(self, created: list[Build], plan: Plan) -> None:
         for build in created:
@@ -205,6 +262,23 @@ class RepositorySupervisor:
     def _lock(self, repository_id: str) -> trio.Lock:
         return self._locks.setdefault(repository_id, trio.Lock())
 
+    @contextmanager
+    def _interruptible(self, repository_id: str) -> Iterator[trio.CancelScope]:
+        """A scope around planning work for the repository, cancelled if it is deleted."""
+        scopes = self._planning_scopes.setdefault(repository_id, set())
+        with trio.CancelScope() as scope:
+            scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                scopes.discard(scope)
+                if not scopes:
+                    self._planning_scopes.pop(repository_id, None)
+
+    def _refuse_if_deleting(self, repository_id: str) -> None:
+        if repository_id in self._deleting:
+            raise _deleted(repository_id)
+
     # --- the queue ------------------------------------------------------------------------
 
     async def _schedule_loop(self) -> None:
@@ -219,6 +293,8 @@ class RepositorySupervisor:
         for build in queued:
             if self._draining:
                 return
+            if build.repository_id in self._deleting:
+                continue  # about to be cancelled
             if self.running < self.max_concurrent and await self._claim(build):
                 continue
             waiting += 1
@@ -230,26 +306,36 @@ class RepositorySupervisor:
             await self.store.set_queue_reasons(reasons)
 
     async def _claim(self, build: Build) -> bool:
+        # Tracked before the claim is written, so that a cancel arriving as soon as the build
+        # reads `preparing` finds it.
+        running = self._running[build.id] = _Running(build.repository_id)
         try:
             claimed = await self.store.transition_build(
                 build.id, BuildStatus.PREPARING, queue_reason=None
             )
         except (Conflict, IllegalTransition):
+            self._running.pop(build.id, None)
             return False  # cancelled meanwhile
-        cancel = trio.Event()
-        self._running[build.id] = cancel
-        self._nursery.start_soon(self._execute, claimed, cancel)
+        except BaseException:
+            self._running.pop(build.id, None)
+            raise
+        self._nursery.start_soon(self._execute, claimed, running)
         return True
 
-    async def _execute(self, build: Build, cancel: trio.Event) -> None:
+    async def _execute(self, build: Build, running: _Running) -> None:
         try:
-            async with self._lock(build.repository_id):  # one git operation per repository
-                job = await self.planner.job_for(build)
+            try:
+                job = await until_set(running.cancel, lambda: self._job_for(build))
+            except Interrupted:
+                await self.store.transition_build(
+                    build.id, BuildStatus.CANCELLED, error="cancelled while preparing"
+                )
+                return
             if isinstance(job, str):
                 await self.store.transition_build(build.id, BuildStatus.ERRORED, error=job)
                 return
             executor = BuildExecutor(
-                self.store, job, self.dirs, self.logs, cancel, grace=self.kill_grace
+                self.store, job, self.dirs, self.logs, running.cancel, grace=self.kill_grace
             )
             await executor.run()
         except Exception:
@@ -257,8 +343,65 @@ class RepositorySupervisor:
             await _error_if_open(self.store, build.id, "internal error; see the daemon's log")
         finally:
             self._running.pop(build.id, None)
+            running.done.set()
             self._wake.ring()
             self._ended.ring()
+
+    async def _job_for(self, build: Build) -> BuildJob | str:
+        async with self._lock(build.repository_id):  # one git operation per repository
+            return await self.planner.job_for(build)
+
+    # --- deleting a repository ------------------------------------------------------------
+
+    async def delete_repository(self, repository_id: str) -> None:
+        """Cancel the repository's builds, wait until they end, then delete it and its files.
+
+        Nothing of another repository is touched: its builds keep running throughout.
+        """
+        await self.store.get_repository(repository_id)  # NotFound: nothing to do
+        if repository_id in self._deleting:
+            raise Conflict(f"repository {repository_id} is already being deleted")
+        self._deleting.add(repository_id)
+        try:
+            for scope in list(self._planning_scopes.get(repository_id, ())):
+                scope.cancel()  # a fetch for a trigger or a manual build: stop it now
+            # Held from here on: no trigger or manual build can add a build any more.
+            async with self._lock(repository_id):
+                await self._end_builds_of(repository_id)
+                build_ids = await self._build_ids_of(repository_id)
+                await self.store.delete_repository(repository_id)
+            log.info("repository %s deleted with %d build(s)", repository_id, len(build_ids))
+            with trio.CancelScope(shield=True):  # the rows are gone: leave no files behind
+                await remove_all(self.files.of_builds(build_ids))
+                await remove_all(self.files.of_repository(repository_id))
+        finally:
+            self._deleting.discard(repository_id)
+            self._wake.ring()
+
+    async def _end_builds_of(self, repository_id: str) -> None:
+        while True:
+            for build in await self.store.builds_in(ACTIVE):
+                if build.repository_id == repository_id:
+                    try:
+                        await self.cancel(build.id)
+                    except Conflict:
+                        pass  # it finished meanwhile
+            ours = [r for r in self._running.values() if r.repository_id == repository_id]
+            if not ours:
+                return
+            for running in ours:
+                await running.done.wait()
+
+    async def _build_ids_of(self, repository_id: str) -> list[str]:
+        where = BuildFilter(repository_id=repository_id)
+        ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_builds(where, cursor, 500)
+            ids += [b.id for b in page.items]
+            if page.next_cursor is None:
+                return ids
+            cursor = page.next_cursor
 
     # --- failed builds' workspaces --------------------------------------------------------
 
@@ -281,17 +424,19 @@ class RepositorySupervisor:
     # --- crash recovery -------------------------------------------------------------------
 
     async def recover(self) -> None:
+        self._runs += 1
+        why = INTERRUPTED if self._runs == 1 else INTERRUPTED_IN_PROCESS
         for build in await self.store.builds_in(("preparing", "running")):
             if build.process_group is not None:
                 kill_group(build.process_group)
-            await self.store.transition_build(build.id, BuildStatus.ERRORED, error=INTERRUPTED)
+            await self.store.transition_build(build.id, BuildStatus.ERRORED, error=why)
             if build.workspace:
                 await remove_workspace(Path(build.workspace))
             if not build.recovered:
                 again = await self.store.create_numbered_build(_again(build, recovered=True))
-                log.warning("build %s %s; queued again as %s", build.id, INTERRUPTED, again.id)
+                log.warning("build %s %s; queued again as %s", build.id, why, again.id)
             else:
-                log.warning("build %s %s again; not queued a third time", build.id, INTERRUPTED)
+                log.warning("build %s %s again; not queued a third time", build.id, why)
 
 
 def _old_dirs(root: Path, max_age: float, running: set[str]) -> list[Path]:
@@ -303,6 +448,10 @@ def _old_dirs(root: Path, max_age: float, running: set[str]) -> list[Path]:
         for entry in root.iterdir()
         if entry.is_dir() and entry.name not in running and entry.stat().st_mtime < cutoff
     ]
+
+
+def _deleted(repository_id: str) -> NotFound:
+    return NotFound(f"repository {repository_id} was deleted")
 
 
 def _again(build: Build, *, recovered: bool) -> Build:
@@ -334,6 +483,11 @@ def _same_line(older: Build, newer: Build) -> bool:
 
 async def _error_if_open(store: Store, build_id: str, message: str) -> None:
     with trio.CancelScope(shield=True):
-        current = await store.get_build(build_id)
-        if not current.status.finished:
-            await store.transition_build(build_id, BuildStatus.ERRORED, error=message)
+        try:
+            current = await store.get_build(build_id)
+            if not current.status.finished:
+                await store.transition_build(build_id, BuildStatus.ERRORED, error=message)
+        except OoreError:
+            # Gone (its repository deleted) or finished meanwhile: nothing left to mark, and
+            # the supervisor, with every other build, must not go down over it.
+            log.warning("build %s: could not mark it errored", build_id, exc_info=True)

@@ -41,6 +41,14 @@ workflows:
     scripts:
       - name: wait
         script: sleep 600
+  chatty:
+    scripts:
+      - name: talk
+        script: for i in $(seq 1 1200); do echo "tick $i"; sleep 0.05; done
+  loud:
+    scripts:
+      - name: more than a pipe holds
+        script: seq 1 30000
   package:
     scripts:
       - name: package

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 import asyncclick as click
 
 from oore import __version__
+from oore.cli.client import stdout
 from oore.cli.client.commands import builds, events, pipelines, repos, secrets, system, tokens
 from oore.cli.client.config import CONFIG_HELP_PATH, DEFAULT_SERVER
 from oore.cli.client.errors import EXIT_CODE_HELP, CliError, ExitCode
 from oore.cli.client.session import Options, Session
+from oore.cli.client.stdout import StdoutClosed
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -83,6 +85,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         result = _without_loop(args) if HELP_FLAGS.intersection(args) else NEEDS_LOOP
         if result is NEEDS_LOOP:
             result = cli(args, prog_name="oore", standalone_mode=False, _anyio_backend="trio")
+    except StdoutClosed:
+        stdout.silence()
+        return ExitCode.OK
     except CliError as exc:
         exc.show()
         return exc.exit_code

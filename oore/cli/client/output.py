@@ -15,8 +15,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import asyncclick as click
 from rich.text import Text
+
+from oore.cli.client.stdout import echo, reader_gone
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,10 +72,11 @@ class Output:
         return self._consoles
 
     def json(self, data: Any) -> None:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo(json.dumps(data, indent=2, ensure_ascii=False))
 
     def line(self, *parts: Cell) -> None:
-        self.console.print(Text.assemble(*parts), soft_wrap=True)
+        with reader_gone():
+            self.console.print(Text.assemble(*parts), soft_wrap=True)
 
     def note(self, message: str) -> None:
         """A remark for the person at the terminal, on stderr (so stdout stays parseable)."""
@@ -107,7 +109,8 @@ class Output:
             line.append_text(cell)
             if i < len(row) - 1:
                 line.append(" " * (widths[i] - len(cell.plain)))
-        self.console.print(line, soft_wrap=True)
+        with reader_gone():
+            self.console.print(line, soft_wrap=True)
 
 
 def status(value: str | None, label: str | None = None) -> Text:

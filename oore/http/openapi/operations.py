@@ -155,8 +155,10 @@ OPERATIONS: tuple[Operation, ...] = (
         (400, *WRITE, 404, 422), body="RepositoryUpdate",
     ),
     Operation(
-        "DELETE", "/api/repositories/{repository_id}", "Remove a repository", "repositories",
-        {204: ("Removed", None)}, (401, 403, 404),
+        "DELETE", "/api/repositories/{repository_id}",
+        "Remove a repository: its builds are cancelled and waited for, then its builds, logs, "
+        "artifacts, cache and mirror are deleted", "repositories",
+        {204: ("Removed", None)}, (401, 403, 404, 409, QUEUE),
     ),
     Operation(
         "GET", "/api/repositories/{repository_id}/webhook-url",

@@ -13,6 +13,7 @@ import asyncclick as click
 from oore.cli.client.commands.common import build_label, find_repo, key_values, ref_of
 from oore.cli.client.errors import BUILD_EXIT, ExitCode, invalid
 from oore.cli.client.session import Session, pass_session
+from oore.cli.client.stdout import echo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -172,7 +173,7 @@ async def _finish(session: Session, api: Api, build: Build, *, quiet: bool = Fal
 
 
 def _echo(*, err: bool) -> Callable[[str], None]:
-    return lambda line: click.echo(line, err=err)
+    return lambda line: echo(line, err=err)
 
 
 def _reconnect(session: Session, *, contacted: bool = False) -> Reconnect:
@@ -212,12 +213,12 @@ async def logs(session: Session, build_id: str, follow: bool, since: int, interv
     async with session.api() as api:
         if follow:
             tracker = following.follower(api, _reconnect(session), interval=interval)
-            final = await tracker.follow(build_id, click.echo, since=since)
+            final = await tracker.follow(build_id, echo, since=since)
             return await _finish(session, api, final, quiet=session.json)
         response = await api.send("GET", f"/api/builds/{build_id}/log", params={"since": since})
     honoured = "X-Next-Line" in response.headers
     for line in following.new_lines(response.text, honoured, since, final=True):
-        click.echo(line)
+        echo(line)  # `| head` ends it: StdoutClosed, exit 0
 
 
 @click.command("download")
