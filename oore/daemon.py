@@ -30,13 +30,14 @@ from oore.actors.repository import RepositorySupervisor
 from oore.actors.runtime import ChildSpec, Supervisor, mailbox
 from oore.config import Settings
 from oore.crypto import Sealer, aad
-from oore.errors import ConfigError, CryptoError
+from oore.errors import ConfigError, CryptoError, Unavailable
 from oore.execution.identity import BuildUser, build_user
 from oore.execution.isolation import secure_data_dir
 from oore.groups import unwrap_single
 from oore.http.app import create_app
 from oore.http.fastpath import WebhookFastPath
 from oore.http.services import Services
+from oore.http.wslimits import limit_websockets
 from oore.paths import DataPaths
 from oore.store.announcing import AnnouncingStore
 from oore.store.base import Store
@@ -159,6 +160,7 @@ def build_children(
         dirs,
         max_concurrent=svc.settings.max_concurrent_builds,
         keep_failed_hours=svc.settings.keep_failed_workspaces_hours,
+        logs_dir=paths.logs,
     )
     streamer = LogStreamer(svc.log_hub, log_inbox, cap=svc.settings.max_log_bytes)
     ingester = WebhookIngester(
@@ -185,13 +187,20 @@ async def _serve_http(
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    config = _hypercorn_config(svc)
     try:
-        await serve(
-            WebhookFastPath(create_app(svc), svc),
-            _hypercorn_config(svc),
-            shutdown_trigger=shutdown.wait,
-            task_status=task_status,
-        )
+        with unwrap_single():
+            await serve(
+                WebhookFastPath(create_app(svc), svc),
+                config,
+                shutdown_trigger=shutdown.wait,
+                task_status=task_status,
+            )
+    except OSError as exc:  # binding is the only socket call that reaches us
+        raise Unavailable(
+            f"cannot listen on {', '.join(config.bind)}: {exc.strerror or exc}; stop what "
+            "uses that address or choose another with --bind or OORE_BIND"
+        ) from exc
     finally:
         done.set()
 
@@ -205,6 +214,7 @@ def _hypercorn_config(svc: Services) -> HypercornConfig:
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.include_server_header = False
+    limit_websockets(config)
     return config
 
 

@@ -21,6 +21,7 @@ from oore.http import (
 )
 from oore.http.auth import authenticate_request
 from oore.http.services import APP_KEY, Services
+from oore.http.wslimits import DiscardClientMessages
 
 
 def create_app(svc: Services) -> QuartTrio:
@@ -36,6 +37,7 @@ def create_app(svc: Services) -> QuartTrio:
     blueprints = (system, tokens, repositories, webhooks, events, builds, logs, pipelines, secrets)
     for module in (*blueprints, openapi):
         app.register_blueprint(module.blueprint)
+    app.asgi_app = DiscardClientMessages(app.asgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -20,10 +20,7 @@ async def read_json_object() -> dict[str, Any]:
     raw = await read_body()
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
-    try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+    value = _decoded(raw)
     if not isinstance(value, dict):
         raise BadRequest("the request body must be a JSON object")
     try:
@@ -33,3 +30,21 @@ async def read_json_object() -> dict[str, Any]:
     except UnicodeEncodeError:
         raise BadRequest("the request body holds a lone surrogate (\\ud800-\\udfff)") from None
     return value
+
+
+def _decoded(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    # Besides JSONDecodeError (and UnicodeDecodeError, also a ValueError), the decoder raises
+    # RecursionError for deep nesting (b"[" * 100_000) and a plain ValueError for an integer
+    # over Python's 4,300-digit limit: the client's mistake, never a 500.
+    except RecursionError:
+        raise BadRequest(
+            "the request body is not valid JSON: it is nested too deeply; send a flat object"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    except ValueError:
+        raise BadRequest(
+            "the request body is not valid JSON: a number in it has more than 4,300 digits"
+        ) from None

@@ -6,7 +6,12 @@ Quart's per-request cost. Both get the same checks and the same answers.
 
 What happens before the provider gets its answer is only what must: the signature or token is
 checked on the raw body, the delivery is stored (unique per provider and delivery id), the
-ingester is woken without waiting for it. Each body is parsed once. The repository and its
+ingester is woken without waiting for it. Anyone may post a delivery, so nothing unverified is
+parsed that need not be: what the headers alone condemn is refused before the body is read
+(`github_headers`, `gitlab_headers`); the signature is checked before parsing whenever the
+secret is known without it; a body is parsed unverified (to learn its repository) only when
+it is at most `UNVERIFIED_BYTES`; a large body is verified and parsed in a worker thread.
+Verified bodies are parsed once. The repository and its
 opened secret are cached per identity; the daemon is the only writer of repositories, and the
 repositories routes call `forget()` on every change.
 """
@@ -16,16 +21,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-from oore.crypto import Sealer, aad, constant_time_equals, keyed_hash, verify_github_signature
+import trio
+
+from oore.crypto import (
+    GITHUB_SIGNATURE_PREFIX,
+    Sealer,
+    aad,
+    constant_time_equals,
+    keyed_hash,
+    verify_github_signature,
+)
 from oore.errors import BadRequest, CryptoError, NotFound, Unauthorized
 from oore.ids import new_id
 from oore.model import Provider, Repository, WebhookEvent, utcnow
 from oore.store.base import Store
 from oore.webhooks import RepoIdentity, github, gitlab
-from oore.webhooks._json import PayloadError, read_object
-from oore.webhooks.delivery import content_delivery_id, json_document
+from oore.webhooks.delivery import (
+    ON_LOOP_BYTES,
+    content_delivery_id,
+    json_document,
+    parse_payload,
+    payload_of,
+)
 
 GITHUB_HEADERS = (
     "X-GitHub-Event",
@@ -46,6 +65,11 @@ GITLAB_HEADERS = (
 )
 MAX_HEADER = 200
 MAX_CACHED = 1024
+MAX_ID_DIGITS = 18  # GitHub's ids are 64-bit
+# The most of a body parsed before its signature is checked, and only when neither the shared
+# secret nor a header says whose secret signs it: parsing a 25 MB body on the loop stalled
+# every request for seconds (and a worker thread parsing it still holds the GIL).
+UNVERIFIED_BYTES = 1024 * 1024
 BAD_SIGNATURE = "X-Hub-Signature-256 does not match this repository's webhook secret"
 NO_SHARED_SECRET = (
     "this delivery names no registered repository with a webhook secret, and "
@@ -101,25 +125,131 @@ class Intake:
         """Drop every cached repository (called on any repository change)."""
         self._cache.clear()
 
+    async def github_headers(self, headers: Headers, size: int) -> _Known | None:
+        """Refuse what the headers alone condemn, before any of a `size`-byte body is read.
+
+        Answers the registered repository GitHub names in its target headers, if any."""
+        _header(headers, "X-GitHub-Event")
+        _header(headers, "X-GitHub-Delivery")
+        if not headers.get("X-Hub-Signature-256"):
+            await self._refuse_github(BAD_SIGNATURE)
+        by_header = await self._github_by_header(headers)
+        if by_header is None and self.shared_github_secret is None and size > UNVERIFIED_BYTES:
+            await self._refuse_github(_too_large_to_identify(size))
+        return by_header
+
+    async def github_expected_secret(self, headers: Headers) -> bytes | None:
+        """The secret the body must be signed with, when the headers alone tell (after
+        `github_headers`): the named repository's, else the shared one."""
+        by_header = await self._github_by_header(headers)
+        return self._github_secret(by_header) if by_header else self._shared_secret()
+
+    async def github_large(self, headers: Headers, size: int, digest: str | None) -> None:
+        """Refuse a body over `UNVERIFIED_BYTES` from its HMAC with the expected secret (taken
+        while it was read), before it is ever joined or parsed."""
+        if size <= UNVERIFIED_BYTES:
+            return
+        if digest is None:
+            await self._refuse_github(_too_large_to_identify(size))
+        if not verify_github_digest(digest, headers.get("X-Hub-Signature-256") or None):
+            await self._refuse_github(BAD_SIGNATURE)
+
     async def github(self, headers: Headers, raw: bytes) -> Answer:
+        by_header = await self.github_headers(headers, len(raw))
         event_type = _header(headers, "X-GitHub-Event")
         delivery_id = _header(headers, "X-GitHub-Delivery")
-        document = json_document(headers.get("Content-Type"), raw)
-        payload = _parse(document)
-        identity = github.identify(payload) if payload is not None else None
-        known = await self._github_repository(identity)
-        secret = self._github_secret(known)
-        signature = headers.get("X-Hub-Signature-256") or None
-        if secret is None or not verify_github_signature(secret, raw, signature):
-            await self.store.increment_counter("webhooks_rejected_github")
-            if secret is None:
-                raise Unauthorized(NO_SHARED_SECRET)
-            raise Unauthorized(BAD_SIGNATURE)
-        _object_or_400(payload, document)
+        known, payload = await self._github_verified(headers, raw, by_header)
+        if by_header is not None:
+            await self._same_repository(known, payload)
         event = _event(Provider.GITHUB, event_type, delivery_id, raw, known.repo)
         return await self._store(event, GITHUB_HEADERS, headers)
 
+    async def _github_verified(
+        self, headers: Headers, raw: bytes, by_header: _Known | None
+    ) -> tuple[_Known, dict[str, object]]:
+        """The delivery's repository and payload, its signature checked on the raw bytes first
+        whenever the secret is known without parsing (the repository GitHub names in a header,
+        or the shared secret)."""
+        signature = headers.get("X-Hub-Signature-256")
+        content_type = headers.get("Content-Type")
+        shared = self._shared_secret()
+        payload: dict[str, object] | None = None
+        verified_with = None
+        if by_header is not None:
+            known = by_header
+        elif shared is not None and await _signed(shared, raw, signature):
+            payload = await _payload_or_400(content_type, raw)
+            known, verified_with = await self._github_repository(github.identify(payload)), shared
+        else:
+            known = await self._github_unverified(content_type, raw)
+        secret = self._github_secret(known)
+        if secret is None:
+            await self._refuse_github(NO_SHARED_SECRET)
+        # A repository's own secret is the only one accepted for it, even when the shared
+        # secret signed the body.
+        if secret != verified_with and not await _signed(secret, raw, signature):
+            await self._refuse_github(BAD_SIGNATURE)
+        if payload is None:
+            payload = await _payload_or_400(content_type, raw)
+        return known, payload
+
+    async def _github_unverified(self, content_type: str, raw: bytes) -> _Known:
+        """The repository a body names, parsed before it is verified only to learn whose secret
+        signs it: so only when small (see `UNVERIFIED_BYTES`)."""
+        if len(raw) > UNVERIFIED_BYTES:
+            await self._refuse_github(_too_large_to_identify(len(raw)))
+        unverified = await parse_payload(content_type, raw)
+        return await self._github_repository(
+            github.identify(unverified) if unverified is not None else None
+        )
+
+    async def _refuse_github(self, reason: str) -> NoReturn:
+        await self.store.increment_counter("webhooks_rejected_github")
+        raise Unauthorized(reason)
+
+    def _shared_secret(self) -> bytes | None:
+        shared = self.shared_github_secret
+        return shared.encode() if shared is not None else None
+
+    async def _github_by_header(self, headers: Headers) -> _Known | None:
+        """The registered repository GitHub names in its target headers, if any."""
+        kind = headers.get("X-GitHub-Hook-Installation-Target-Type").strip().lower()
+        target = headers.get("X-GitHub-Hook-Installation-Target-ID").strip()
+        if kind != "repository" or not target.isdigit() or len(target) > MAX_ID_DIGITS:
+            return None
+        known = await self._github_repository(RepoIdentity("", "", int(target)))
+        return known if known.repo is not None else None
+
+    async def _same_repository(self, known: _Known, payload: dict[str, object]) -> None:
+        # The target header is not signed: the body must be about the repository whose secret
+        # vouched for it, or one repository's secret could inject events for another.
+        named = await self._github_repository(github.identify(payload))
+        if named.repo is None or known.repo is None or named.repo.id != known.repo.id:
+            raise BadRequest(
+                "the payload names a different repository than X-GitHub-Hook-Installation-Target-ID"
+            )
+
+    async def gitlab_headers(self, repository_id: str, headers: Headers) -> None:
+        """Refuse what the headers alone condemn, before any of the body is read."""
+        await self._gitlab_checked(repository_id, headers)
+
     async def gitlab(self, repository_id: str, headers: Headers, raw: bytes) -> Answer:
+        repo = await self._gitlab_checked(repository_id, headers)
+        event_type = _header(headers, "X-Gitlab-Event")
+        project = gitlab.project_id(await _payload_or_400(None, raw))
+        if repo.gitlab_project_id is not None and project != repo.gitlab_project_id:
+            await self.store.increment_counter("webhooks_rejected_gitlab")
+            raise BadRequest(
+                f"the payload is for GitLab project {project}, but repository {repo.full_name} "
+                f"is project {repo.gitlab_project_id}"
+            )
+        # Scoped to the repository: another project's delivery with the same UUID (or body)
+        # must not be taken for a redelivery of this one.
+        uuid = headers.get("X-Gitlab-Event-UUID") or content_delivery_id(raw)
+        event = _event(Provider.GITLAB, event_type, f"{repo.id}:{uuid}", raw, repo)
+        return await self._store(event, GITLAB_HEADERS, headers)
+
+    async def _gitlab_checked(self, repository_id: str, headers: Headers) -> Repository:
         known = await self._gitlab_repository(repository_id)
         repo = known.repo
         if repo is None:
@@ -134,19 +264,7 @@ class Intake:
         ):
             await self.store.increment_counter("webhooks_rejected_gitlab")
             raise Unauthorized("X-Gitlab-Token does not match this repository's secret token")
-        event_type = _header(headers, "X-Gitlab-Event")
-        project = gitlab.project_id(_object_or_400(_parse(raw), raw))
-        if repo.gitlab_project_id is not None and project != repo.gitlab_project_id:
-            await self.store.increment_counter("webhooks_rejected_gitlab")
-            raise BadRequest(
-                f"the payload is for GitLab project {project}, but repository {repo.full_name} "
-                f"is project {repo.gitlab_project_id}"
-            )
-        # Scoped to the repository: another project's delivery with the same UUID (or body)
-        # must not be taken for a redelivery of this one.
-        uuid = headers.get("X-Gitlab-Event-UUID") or content_delivery_id(raw)
-        event = _event(Provider.GITLAB, event_type, f"{repo.id}:{uuid}", raw, repo)
-        return await self._store(event, GITLAB_HEADERS, headers)
+        return repo
 
     # --- repositories, cached ---------------------------------------------------------------
 
@@ -244,21 +362,49 @@ def _header(headers: Headers, name: str) -> str:
     return value
 
 
-def _parse(document: bytes) -> dict[str, object] | None:
-    try:
-        return read_object(document)
-    except PayloadError:
-        return None
+def verify_github_digest(digest: str, header: str | None) -> bool:
+    """`verify_github_signature` for an HMAC taken as the body arrived."""
+    if header is None or not header.startswith(GITHUB_SIGNATURE_PREFIX):
+        return False
+    return constant_time_equals(digest, header[len(GITHUB_SIGNATURE_PREFIX) :].lower())
 
 
-def _object_or_400(payload: dict[str, object] | None, document: bytes) -> dict[str, object]:
-    """The parsed payload, or a 400 saying why the document is not a JSON object."""
+async def _signed(secret: bytes, raw: bytes, signature: str | None) -> bool:
+    if len(raw) <= ON_LOOP_BYTES:
+        return verify_github_signature(secret, raw, signature)
+    # hashlib lets go of the GIL while it hashes a large buffer: the loop keeps serving.
+    return await trio.to_thread.run_sync(verify_github_signature, secret, raw, signature)
+
+
+async def _payload_or_400(content_type: str | None, raw: bytes) -> dict[str, object]:
+    """A verified body's JSON object (parsed off the loop when large), or a 400 saying why not."""
+    if len(raw) <= ON_LOOP_BYTES:
+        return _object_or_400(content_type, raw)
+    return await trio.to_thread.run_sync(_object_or_400, content_type, raw)
+
+
+def _object_or_400(content_type: str | None, raw: bytes) -> dict[str, object]:
+    document = json_document(content_type, raw)
+    payload = payload_of(None, document)
     if payload is not None:
         return payload
     try:
         value = json.loads(document)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadRequest(f"the payload is not valid JSON: {exc}") from exc
+        raise BadRequest(f"the payload is not valid JSON: {_short(exc)}") from exc
     if not isinstance(value, dict):
         raise BadRequest("the payload must be a JSON object")
     raise BadRequest("the payload is not valid JSON")
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc)[:200]
+
+
+def _too_large_to_identify(size: int) -> str:
+    return (
+        f"this {size}-byte delivery could not be verified: a body over {UNVERIFIED_BYTES} "
+        "bytes is only checked against OORE_GITHUB_WEBHOOK_SECRET or the secret of the "
+        "repository GitHub names in X-GitHub-Hook-Installation-Target-ID (register the "
+        "repository with its github_repo_id)"
+    )

@@ -526,11 +526,14 @@ async def test_websocket_auth_close_codes_and_the_session_cookie(ci_repo: tuple[
     assert unknown.reason is not None
     assert "not found" in unknown.reason
 
-    cookie = [("Cookie", f"oore_session={ci.token}")]
+    # A session cookie counts only from the dashboard's own origin (OORE_BASE_URL).
+    origin = ("Origin", ci.daemon.url)
+    cookie = [("Cookie", f"oore_session={ci.token}"), origin]
     by_cookie = await ci.watch(build_id, headers=cookie)
     assert (by_cookie.end["status"], by_cookie.code) == ("failed", 1000)
-    bad_cookie = await ci.watch(build_id, headers=[("Cookie", "oore_session=nope")])
+    bad_cookie = await ci.watch(build_id, headers=[("Cookie", "oore_session=nope"), origin])
     assert bad_cookie.code == 4401
+    assert (await ci.watch(build_id, headers=cookie[:1])).code == 4403
 
     # An API token with read scope may watch; once revoked it may not.
     made = await ci.operator.post("/api/tokens", {"name": "viewer", "scope": "read"})
