@@ -78,13 +78,19 @@ def prepare_scratch(scratch: Path, export_dir: Path, env_file: Path, user: Build
 
 
 def hand_over(workspace: Path, user: BuildUser) -> None:
-    """Give the freshly cloned workspace, every file of it, to the build user."""
+    """Give the freshly cloned workspace, every file of it, to the build user.
+
+    The root goes last: until then it is the daemon's and 0700, so no build (another one running
+    now, under the same user) can enter the tree and swap a directory for a link while we walk
+    it as root, which would turn our chown into one of whatever the link points at.
+    """
     if not user.separate:
         return
-    user.chown(workspace)
-    for top, dirs, files in os.walk(workspace):
+    workspace.chmod(0o700)
+    for _top, dirs, files, top_fd in os.fwalk(workspace, follow_symlinks=False):
         for name in (*dirs, *files):
-            user.chown(Path(top, name))
+            os.chown(name, user.uid, user.gid, dir_fd=top_fd, follow_symlinks=False)
+    user.chown(workspace)
 
 
 def take_back(workspace: Path, user: BuildUser) -> None:
