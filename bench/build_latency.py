@@ -163,12 +163,12 @@ def one_build(api: httpx.Client, sha: str, before: str) -> dict[str, float]:
     }
 
 
-def measure(builds: int) -> dict[str, Any]:
+def measure(builds: int, build_user: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oore-bench-repo-") as tmp:
         repo = Path(tmp) / "repo"
         repo.mkdir()
         shas = make_repository(repo, builds + 1)
-        with daemon() as running:
+        with daemon(**({"OORE_BUILD_USER": build_user} if build_user else {})) as running:
             auth = {"Authorization": f"Bearer {running.admin_token}"}
             with httpx.Client(base_url=running.url, headers=auth, timeout=30) as api:
                 api.post(
@@ -196,13 +196,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--builds", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=1, help="fresh daemons; medians reported")
+    parser.add_argument(
+        "--build-user", help="run builds as this user (OORE_BUILD_USER; the daemon must be root)"
+    )
     args = parser.parse_args()
-    runs = [measure(args.builds) for _ in range(args.repeat)]
+    runs = [measure(args.builds, args.build_user) for _ in range(args.repeat)]
     median = median_figures(runs)
     p50, p95 = median["p50_ms"], median["p95_ms"]
     result = {
         "builds": args.builds,
         "repeat": args.repeat,
+        "build_user": args.build_user,
         "cpus": os.cpu_count(),
         "targets": TARGETS,
         "targets_met": {

@@ -52,6 +52,8 @@ def daemon(**env: str) -> Iterator[RunningDaemon]:
     """A real daemon on 127.0.0.1 port 0 in a temporary data dir, stopped with SIGTERM."""
     with tempfile.TemporaryDirectory(prefix="oore-bench-") as tmp:
         home = Path(tmp)
+        if env.get("OORE_BUILD_USER"):
+            home.chmod(0o711)  # the build user must pass through to its workspaces
         ready = home / "ready.json"
         environ = {
             "PATH": os.environ.get("PATH", ""),

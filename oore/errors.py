@@ -72,6 +72,11 @@ class PayloadTooLarge(OoreError):
     status = 413
 
 
+class RequestTimeout(OoreError):
+    code = "request_timeout"
+    status = 408
+
+
 class Unavailable(OoreError):
     code = "unavailable"
     status = 503

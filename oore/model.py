@@ -145,6 +145,9 @@ class Trigger:
         values = {k: v for k, v in data.items() if k in cls.__slots__}
         values["provider"] = Provider(values["provider"])
         values["kind"] = TriggerKind(values["kind"])
+        # Stored before forks were told apart: a pull request is taken as a fork's (fail closed:
+        # its retry must not get secrets because the old record could not say).
+        values.setdefault("from_fork", values["kind"] is TriggerKind.PULL_REQUEST)
         return cls(**values)
 
 

@@ -12,10 +12,12 @@ else sees it, and removes the workspace (kept after a failure, for inspection).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,11 +53,11 @@ class Dirs:
     artifacts: Path
     cache: Path
     scratch: Path  # per-build script files and the CM_ENV file
-    user: BuildUser | None = None  # who scripts run as; None: the daemon's user, HOME in scratch
+    user: BuildUser | None = None  # who scripts run as; None: the daemon's user and HOME
 
     @property
     def build_user(self) -> BuildUser:
-        return self.user or current_user(self.scratch / "home")
+        return self.user or current_user()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,10 @@ class BuildExecutor:
         self.grace = grace
         self.scratch = dirs.scratch / self.build.id
         self.user = dirs.build_user
+        if self._untrusted:
+            # Not the shared HOME: a fork's code could plant what later builds run there
+            # (~/.gitconfig hooks, Gradle init scripts) with their secrets at hand.
+            self.user = dataclasses.replace(self.user, home=self.scratch / "home")
         self.paths = BuildPaths(
             workspace=dirs.workspaces / self.build.id,
             export_dir=self.scratch / "export",
@@ -152,14 +158,14 @@ class BuildExecutor:
         env = self._environment()
         steps = await self._create_steps()
         await self._note(f"building {self.build.sha[:12]} with workflow {self.build.workflow}")
-        await self._restore_cache(env)
-        # One deadline for scripts and artifact collection: max_build_duration from here.
+        # One deadline for the cache, scripts and artifacts: max_build_duration from here.
         deadline = trio.current_time() + self.job.workflow.max_build_duration * 60
+        await self._restore_cache(env, deadline)
         scripts = steps[: len(self.job.workflow.scripts)]
         status, env = await self._run_scripts(scripts, env, deadline)
         await self._collect_artifacts(deadline)
-        if status is BuildStatus.SUCCEEDED:
-            await self._save_cache(env)
+        if status is BuildStatus.SUCCEEDED and not self._untrusted:
+            await self._save_cache(env, deadline)
         if status is not BuildStatus.CANCELLED:
             await self._publish(steps[len(self.job.workflow.scripts) :], env, status)
         else:
@@ -179,11 +185,13 @@ class BuildExecutor:
         isolation.prepare_scratch(
             self.scratch, self.paths.export_dir, self.paths.env_file, self.user
         )
+        if self.user.home.parent == self.scratch:
+            isolation.make_home(self.user)
         self.dirs.workspaces.mkdir(parents=True, exist_ok=True)
 
     def _environment(self) -> dict[str, str]:
         workflow = self.job.workflow
-        return build_environment(
+        env = build_environment(
             self.build,
             self.job.repository,
             self.paths,
@@ -192,6 +200,9 @@ class BuildExecutor:
             tool_versions=workflow.environment.tool_versions,
             user=self.user,
         )
+        if self._untrusted:  # its own HOME even when builds run as the daemon's user
+            env["HOME"] = str(self.user.home)
+        return env
 
     async def _create_steps(self) -> list[Step]:
         workflow = self.job.workflow
@@ -330,29 +341,49 @@ class BuildExecutor:
         finally:
             stop.set()
 
-    async def _restore_cache(self, env: dict[str, str]) -> None:
-        if self.job.workflow.cache_paths:
-            notes = await cache.restore(
-                self._cache_dir(),
-                self.job.workflow.cache_paths,
-                env,
-                workspace=self.paths.workspace,
-                user=self.user,
-            )
-            for note in notes:
-                await self._note(note)
+    @property
+    def _untrusted(self) -> bool:
+        """A fork's pull request: its code must not leave anything later builds would run (a
+        saved cache); restoring the repository's cache into it is fine."""
+        return bool(self.build.trigger.get("from_fork", self.build.trigger.get("pr_number")))
 
-    async def _save_cache(self, env: dict[str, str]) -> None:
+    async def _restore_cache(self, env: dict[str, str], deadline: float) -> None:
         if self.job.workflow.cache_paths:
-            notes = await cache.save(
+            restore = functools.partial(
+                cache.restore,
                 self._cache_dir(),
                 self.job.workflow.cache_paths,
                 env,
                 workspace=self.paths.workspace,
                 user=self.user,
             )
-            for note in notes:
-                await self._note(note)
+            await self._cache_notes("restore", restore, deadline)
+
+    async def _save_cache(self, env: dict[str, str], deadline: float) -> None:
+        if self.job.workflow.cache_paths:
+            save = functools.partial(
+                cache.save,
+                self._cache_dir(),
+                self.job.workflow.cache_paths,
+                env,
+                workspace=self.paths.workspace,
+                user=self.user,
+            )
+            await self._cache_notes("save", save, deadline)
+
+    async def _cache_notes(
+        self, what: str, work: Callable[[], Awaitable[list[str]]], deadline: float
+    ) -> None:
+        """Run a cache restore or save within the build's deadline and cancel; log its notes."""
+        notes: list[str] | None = None
+        with trio.move_on_at(deadline):
+            with contextlib.suppress(Interrupted):
+                notes = await until_set(self.cancel, work)
+        if notes is None:
+            why = "cancelled" if self.cancel.is_set() else "the build ran out of time"
+            notes = [f"cache {what} stopped ({why})"]
+        for note in notes:
+            await self._note(note)
 
     def _cache_dir(self) -> Path:
         return cache.directory(self.dirs.cache, self.build.repository_id, self.build.workflow)

@@ -35,6 +35,9 @@ OUTSIDE = "outside the build"
 NOT_FILE = "not a regular file"
 HARD_LINK = "hard-linked to a file the build does not own"
 UNREADABLE = "could not be read"
+# The copies land on the daemon's disk: a build's sparse 10 TB file must not fill it.
+MAX_BYTES = 20 * 1024**3
+TOO_LARGE = f"over the {MAX_BYTES // 1024**3} GiB a build's artifacts may take in all"
 
 
 class Stopped(Exception):
@@ -76,6 +79,7 @@ def collect(
     build_user: BuildUser | None = None,
     stop: Stop = never,
     max_entries: int = MAX_ENTRIES,
+    max_bytes: int = MAX_BYTES,
 ) -> Collected:
     """Copy what `patterns` match under `roots` (the first is the base of relative patterns).
 
@@ -89,6 +93,7 @@ def collect(
             refusals.add(OUTSIDE, refused)
     found: list[Artifact] = []
     taken: set[str] = set()
+    budget = [max_bytes]  # bytes still allowed; a file that does not fit is refused whole
     stopped = walk.stopped
     for path, real in walk.found:
         if stop():
@@ -96,7 +101,7 @@ def collect(
             break
         try:
             artifact = _take(
-                build_id, (path, real), real_roots, build_user, artifacts_dir, taken, stop
+                build_id, (path, real), real_roots, build_user, artifacts_dir, taken, stop, budget
             )
         except _Refused as refused:
             refusals.add(refused.reason, str(path))
@@ -122,12 +127,16 @@ def _take(
     artifacts_dir: Path,
     taken: set[str],
     stop: Stop,
+    budget: list[int],
 ) -> Artifact:
     path, real = match
     fd = _open(real)
     try:
         info = os.fstat(fd)
         _check(fd, info, real_roots, build_user)
+        if info.st_size > budget[0]:
+            raise _Refused(TOO_LARGE)
+        budget[0] -= info.st_size  # the build's processes are gone: the size cannot grow
         name = _free_name(path.name, taken)
         return _copy(build_id, fd, info, name, artifacts_dir, stop)
     finally:

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import re
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ STDERR_TAIL = 2000  # bytes of tar's complaints kept for the note
 # GNU tar and bsdtar (macOS) both read these flags; `mkdir -p` as the build user first, since
 # neither creates the directory given to -C.
 RESTORE = 'mkdir -p -- "$1" && exec tar -x --no-same-owner -f - -C "$1"'
+# The archive is written into the daemon's disk: `ulimit -f` (512-byte blocks in POSIX sh) stops
+# tar, with SIGXFSZ, at the cap, however large a (sparse) file the build leaves in a cache path.
+MAX_ARCHIVE_BYTES = 10 * 1024**3
+SAVE = 'ulimit -f "$3" && exec tar -c -f - -C "$1" "$2"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +132,22 @@ async def save(
     *,
     workspace: Path,
     user: BuildUser,
+    max_bytes: int = MAX_ARCHIVE_BYTES,
 ) -> list[str]:
     await trio.to_thread.run_sync(functools.partial(cache_dir.mkdir, parents=True, exist_ok=True))
     notes = []
     for raw in paths:
-        notes.append(await _save_one(cache_dir, raw, env, workspace, user))
+        notes.append(await _save_one(cache_dir, raw, env, workspace, user, max_bytes))
     return notes
 
 
 async def _save_one(
-    cache_dir: Path, raw: str, env: Mapping[str, str], workspace: Path, user: BuildUser
+    cache_dir: Path,
+    raw: str,
+    env: Mapping[str, str],
+    workspace: Path,
+    user: BuildUser,
+    max_bytes: int,
 ) -> str:
     where = await trio.to_thread.run_sync(place, raw, env, workspace, user.home)
     if isinstance(where, str):
@@ -151,10 +162,13 @@ async def _save_one(
     except OSError as exc:
         return f"cache {raw}: not saved ({exc.strerror})"
     try:
-        argv = ["tar", "-c", "-f", "-", "-C", str(where.parent), where.name]
+        blocks = str(max(1, max_bytes // 512))
+        argv = ["/bin/sh", "-c", SAVE, "sh", str(where.parent), where.name, blocks]
         code, complaint = await _run_as(user, argv, stdin=subprocess.DEVNULL, stdout=out)
     finally:
         os.close(out)
+    if code == -signal.SIGXFSZ:
+        complaint = f"over the {max_bytes:,} bytes a cache archive may take"
     return await trio.to_thread.run_sync(_keep, raw, partial, archive, code, complaint)
 
 

@@ -45,12 +45,15 @@ class BuildUser:
 
 
 def build_user(name: str | None, home: Path) -> BuildUser:
-    """The user builds run as: `name` (OORE_BUILD_USER) or, None, the daemon's own."""
-    return current_user(home) if name is None else named_user(name, home)
+    """The user builds run as: `name` (OORE_BUILD_USER, with `home`) or, None, the daemon's own
+    (with the daemon's HOME, as before there was a build user)."""
+    return current_user() if name is None else named_user(name, home)
 
 
-def current_user(home: Path) -> BuildUser:
+def current_user(home: Path | None = None) -> BuildUser:
     """The daemon's own user: what builds run as when no build user is configured."""
+    if home is None:
+        home = Path(os.environ.get("HOME") or Path.home())
     uid, gid = os.geteuid(), os.getegid()
     try:
         name = pwd.getpwuid(uid).pw_name

@@ -28,8 +28,8 @@ def secure_data_dir(paths: DataPaths, user: BuildUser, database: Path) -> None:
         _mkdir(private, 0o700)
     for shared in (paths.workspaces, paths.scratch):
         _mkdir(shared, 0o711)
-    _mkdir(user.home, 0o700)
-    user.chown(user.home)
+    if user.separate:  # the daemon's own HOME is the operator's, not ours to change
+        make_home(user)
     for name in PRIVATE_FILES:
         _chmod_if_exists(paths.root / name, 0o600)
     for suffix in ("", "-wal", "-shm"):
@@ -66,6 +66,11 @@ def _may_search_as(info: os.stat_result, user: BuildUser) -> bool:
         return bool(info.st_mode & stat.S_IXUSR)
     in_group = info.st_gid == user.gid or info.st_gid in user.groups
     return in_group and bool(info.st_mode & stat.S_IXGRP)
+
+
+def make_home(user: BuildUser) -> None:
+    _mkdir(user.home, 0o700)
+    user.chown(user.home)
 
 
 def prepare_scratch(scratch: Path, export_dir: Path, env_file: Path, user: BuildUser) -> None:

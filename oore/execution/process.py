@@ -185,5 +185,20 @@ def _signal_group(group: int, signum: int) -> bool:
 
 
 def kill_group(group: int) -> bool:
-    """SIGKILL a recorded group (crash recovery); True when something was there."""
+    """SIGKILL a recorded group (crash recovery); True when something was there.
+
+    Only while its leader is still one of our reapers: after a reboot the number may belong to
+    anything (and a reaper whose daemon died cleans up on its own within a second anyway)."""
+    if not _is_reaper(group):
+        return False
     return _signal_group(group, signal.SIGKILL)
+
+
+def _is_reaper(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no /proc (macOS): trust the record
+    except OSError:
+        return False
+    return REAPER.encode() in argv

@@ -11,6 +11,9 @@ headers condemn (no signature or token, say) is read and dropped as it arrives; 
 body is HMAC-ed as it arrives and refused unjoined when the signature is wrong (see
 `webhookbody`); and at most `LARGE_BODIES` bodies over `LARGE_BODY` bytes are read at once (the
 others wait in the kernel's buffers): eight clients posting 25 MB each no longer hold 200 MB.
+So that a client sending slowly cannot keep that slot (and every large delivery after it out),
+a large body must arrive at `MIN_BYTES_PER_SECOND` (after `READ_GRACE` seconds) or is answered
+408, and a delivery waits at most `SLOT_WAIT` seconds for the slot before a 503.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, cast
 import trio
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
-from oore.errors import OoreError
+from oore.errors import OoreError, RequestTimeout, Unavailable
 from oore.http.services import Services
 from oore.http.webhookbody import receive_body
 from oore.webhooks.intake import UNVERIFIED_BYTES, Answer, Headers
@@ -33,13 +36,27 @@ log = logging.getLogger("oore.http")
 GITLAB = re.compile(r"/api/webhooks/gitlab/([^/]+)")
 LARGE_BODY = 1024 * 1024
 LARGE_BODIES = 1
+SLOT_WAIT = 8.0  # GitHub gives up on a delivery after 10 s
+READ_GRACE = 10.0
+MIN_BYTES_PER_SECOND = 256 * 1024
 
 
 class WebhookFastPath:
-    def __init__(self, app: ASGIFramework, svc: Services) -> None:
+    def __init__(
+        self,
+        app: ASGIFramework,
+        svc: Services,
+        *,
+        slot_wait: float = SLOT_WAIT,
+        read_grace: float = READ_GRACE,
+        min_rate: int = MIN_BYTES_PER_SECOND,
+    ) -> None:
         self.app = app
         self.svc = svc
         self.large_bodies = trio.CapacityLimiter(LARGE_BODIES)
+        self.slot_wait = slot_wait
+        self.read_grace = read_grace
+        self.min_rate = min_rate
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -57,7 +74,8 @@ class WebhookFastPath:
         try:
             answer = await self._answer(receive, headers, gitlab)
         except OoreError as exc:
-            await _send(send, _error(exc), close=exc.status == 413)
+            # A body refused unread, or cut off, may still be arriving: close the connection.
+            await _send(send, _error(exc), close=exc.status in (408, 413, 503))
             return
         except Exception:
             log.exception("unhandled error in the webhook fast path")
@@ -80,9 +98,27 @@ class WebhookFastPath:
             await receive_body(receive, headers, self.svc.settings.max_body_bytes, keep_up_to=0)
             raise
         if _large(headers):
-            async with self.large_bodies:
-                return await self._take(receive, headers, gitlab)
+            return await self._take_large(receive, headers, gitlab)
         return await self._take(receive, headers, gitlab)
+
+    async def _take_large(
+        self, receive: ASGIReceiveCallable, headers: Headers, gitlab: re.Match[str] | None
+    ) -> Answer:
+        with trio.move_on_after(self.slot_wait) as waiting:
+            await self.large_bodies.acquire()
+        if waiting.cancelled_caught:
+            raise Unavailable("another large delivery is being received; retry in a moment")
+        try:
+            seconds = self.read_grace + _declared(headers) / self.min_rate
+            with trio.fail_after(seconds):
+                return await self._take(receive, headers, gitlab)
+        except trio.TooSlowError:
+            raise RequestTimeout(
+                f"the body did not arrive within {seconds:.0f} s (at least "
+                f"{self.min_rate // 1024} KiB/s is expected)"
+            ) from None
+        finally:
+            self.large_bodies.release()
 
     async def _take(
         self, receive: ASGIReceiveCallable, headers: Headers, gitlab: re.Match[str] | None

@@ -145,3 +145,44 @@ async def test_a_group_that_does_not_exist_is_named_in_the_reason(
         build = await ci.finished((await ci.trigger(repo, workflow="prod", branch="main"))["id"])
         assert build["status"] == "errored", build
         assert "secret group prod does not exist" in build["reason"]
+
+
+CACHE_PIPELINE = """\
+workflows:
+  pr:
+    triggering:
+      events: [pull_request]
+    cache:
+      cache_paths:
+        - $HOME/.tool-cache
+    scripts:
+      - name: leave something for later builds
+        script: |
+          echo "home=$HOME"
+          mkdir -p "$HOME/.tool-cache" && echo planted > "$HOME/.tool-cache/hook"
+          echo planted > "$HOME/.gitconfig-hook"
+"""
+
+
+async def test_a_fork_pull_request_leaves_nothing_later_builds_would_run(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, "app", CACHE_PIPELINE)
+    git.branch("feature")
+    feature = git.commit("feature", {"feature.txt": "x\n"})
+    for number in (1, 2):
+        git.pull_request(number, feature)
+    async with running_ci(daemon_factory, tmp_path) as ci:
+        repo = await ci.register(git, "app")
+        fork = await pr_build(ci, pull_request(repo, 1, feature, head_repo_id=666))
+        assert fork["status"] == "succeeded", fork
+        log = await ci.log(fork["id"])
+        # Its own HOME, gone with the build; and no cache saved from its code.
+        assert f"home={ci.daemon.data_dir / 'builds' / fork['id'] / 'home'}" in log
+        assert "cache $HOME/.tool-cache: saved" not in log
+        assert not (ci.daemon.data_dir / "builds" / fork["id"]).exists()
+        assert not list((ci.daemon.data_dir / "cache").rglob("*.tar"))
+
+        same = await pr_build(ci, pull_request(repo, 2, feature, head_repo_id=repo.github_id))
+        assert same["status"] == "succeeded", same
+        assert "cache $HOME/.tool-cache: saved" in await ci.log(same["id"])

@@ -175,3 +175,16 @@ def test_the_stop_flag_is_checked_between_copy_chunks(tmp_path: Path) -> None:
     assert found.stopped
     assert found.artifacts == []
     assert not partial.exists()  # a partial copy is removed
+
+
+def test_artifacts_past_the_builds_byte_budget_are_refused(tmp_path: Path) -> None:
+    ws, export, store = dirs(tmp_path)
+    (ws / "out" / "small.bin").write_bytes(b"x" * 1000)
+    with (ws / "out" / "sparse.img").open("wb") as sparse:
+        sparse.truncate(10 * 1024**4)  # 10 TiB that would be copied onto the daemon's disk
+    found = collect("B1", ("out/*",), (ws, export), store, max_bytes=1024 * 1024)
+    assert [a.name for a in found.artifacts] == ["small.bin"]
+    assert found.notes == [
+        f"artifact {ws / 'out' / 'sparse.img'} refused: over the 20 GiB a build's artifacts "
+        "may take in all"
+    ]

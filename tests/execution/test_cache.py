@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import trio
 
 from oore.execution import cache
 from oore.execution.identity import BuildUser, current_user, named_user
@@ -150,3 +151,24 @@ def test_an_unusual_workflow_name_cannot_pick_the_cache_dir(tmp_path: Path) -> N
     odd = cache.directory(tmp_path, "R1", "../../etc")
     assert odd.parent == tmp_path / "R1"
     assert odd.name.startswith("workflow-")
+
+
+async def test_an_archive_past_the_cap_is_not_saved(tmp_path: Path) -> None:
+    ws, store, user, env = setup(tmp_path)
+    (ws / "big").mkdir()
+    (ws / "big" / "blob").write_bytes(os.urandom(3 * 1024 * 1024))
+    saved = await cache.save(store, ("big",), env, workspace=ws, user=user, max_bytes=1024 * 1024)
+    assert saved == ["cache big: not saved (over the 1,048,576 bytes a cache archive may take)"]
+    assert list(store.rglob("*")) == [], "neither the archive nor its partial is kept"
+
+
+async def test_a_cancelled_save_stops_tar_at_once(tmp_path: Path) -> None:
+    ws, store, user, env = setup(tmp_path)
+    (ws / "huge").mkdir()
+    with (ws / "huge" / "sparse").open("wb") as sparse:
+        sparse.truncate(64 * 1024**3)  # tar would read 64 GiB of zeros
+    started = trio.current_time()
+    with trio.move_on_after(0.5):
+        await cache.save(store, ("huge",), env, workspace=ws, user=user, max_bytes=128 * 1024**3)
+    assert trio.current_time() - started < 5
+    assert not list(store.glob("*.tar"))

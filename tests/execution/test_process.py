@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from oore.execution.identity import BuildUser, named_user
-from oore.execution.process import Outcome, command_for, run
+from oore.execution.process import Outcome, command_for, kill_group, reaped, run
 from oore.model import StepStatus
 
 
@@ -172,3 +172,18 @@ async def test_runs_as_the_build_user_who_cannot_stop_its_reaper(
     assert stdout.splitlines()[0] == str(user.uid)
     assert "reaper survived" in stdout
     assert _marked_alive("sleep 6222") == []
+
+
+def test_recovery_kills_only_a_group_led_by_a_reaper(tmp_path: Path) -> None:
+    # A recorded group whose number now belongs to something else (after a reboot, say).
+    stranger = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert kill_group(stranger.pid) is False
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+    reaper = subprocess.Popen(reaped(["sleep", "30"], None), start_new_session=True)
+    time.sleep(0.2)  # let it start its script
+    assert kill_group(reaper.pid) is True
+    assert reaper.wait(timeout=5) == -9
