@@ -233,6 +233,12 @@ class Build:
     def sha(self) -> str:
         return str(self.trigger["sha"])
 
+    @property
+    def from_fork(self) -> bool:
+        """Built from a fork's pull request: untrusted code. A pull request stored before forks
+        were told apart counts as one (fail closed)."""
+        return bool(self.trigger.get("from_fork", self.trigger.get("pr_number")))
+
 
 @dataclass(frozen=True, slots=True)
 class Step:

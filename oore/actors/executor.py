@@ -345,7 +345,7 @@ class BuildExecutor:
     def _untrusted(self) -> bool:
         """A fork's pull request: its code must not leave anything later builds would run (a
         saved cache); restoring the repository's cache into it is fine."""
-        return bool(self.build.trigger.get("from_fork", self.build.trigger.get("pr_number")))
+        return self.build.from_fork
 
     async def _restore_cache(self, env: dict[str, str], deadline: float) -> None:
         if self.job.workflow.cache_paths:

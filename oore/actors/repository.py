@@ -58,6 +58,7 @@ class _Running:
     """A claimed build: whose it is, its cancel (set to stop it) and `done` (set once ended)."""
 
     repository_id: str
+    alone: bool = False  # a fork's pull request: nothing else runs beside it
     cancel: trio.Event = field(default_factory=trio.Event)
     done: trio.Event = field(default_factory=trio.Event)
 
@@ -290,25 +291,40 @@ class RepositorySupervisor:
         queued = await self.store.builds_in(("queued",))
         reasons: dict[str, str] = {}
         waiting = 0
+        behind_fork = False
         for build in queued:
             if self._draining:
                 return
             if build.repository_id in self._deleting:
                 continue  # about to be cancelled
-            if self.running < self.max_concurrent and await self._claim(build):
+            why = self._why_wait(build, behind_fork)
+            if why is None:
+                await self._claim(build)  # False: it was cancelled meanwhile, nothing to wait for
                 continue
+            behind_fork = behind_fork or build.from_fork
             waiting += 1
-            reasons[build.id] = (
-                f"{self.running} of {self.max_concurrent} executor slots busy; "
-                f"position {waiting} in the queue"
-            )
+            reasons[build.id] = f"{why}; position {waiting} in the queue"
         if reasons:
             await self.store.set_queue_reasons(reasons)
+
+    def _why_wait(self, build: Build, behind_fork: bool) -> str | None:
+        """Why `build` cannot start now, or None. Builds share the build user, so one can read
+        another's processes (their environment, secrets included): a fork's pull request runs
+        alone, and what was queued after it waits for it (no starving it)."""
+        if self.running >= self.max_concurrent:
+            return f"{self.running} of {self.max_concurrent} executor slots busy"
+        if any(r.alone for r in self._running.values()):
+            return "waiting for a pull request from a fork to finish (it runs alone)"
+        if behind_fork:
+            return "waiting behind a pull request from a fork (it runs alone)"
+        if build.from_fork and self._running:
+            return f"a pull request from a fork runs alone: waiting for {self.running} build(s)"
+        return None
 
     async def _claim(self, build: Build) -> bool:
         # Tracked before the claim is written, so that a cancel arriving as soon as the build
         # reads `preparing` finds it.
-        running = self._running[build.id] = _Running(build.repository_id)
+        running = self._running[build.id] = _Running(build.repository_id, build.from_fork)
         try:
             claimed = await self.store.transition_build(
                 build.id, BuildStatus.PREPARING, queue_reason=None

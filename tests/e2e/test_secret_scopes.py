@@ -186,3 +186,62 @@ async def test_a_fork_pull_request_leaves_nothing_later_builds_would_run(
         same = await pr_build(ci, pull_request(repo, 2, feature, head_repo_id=repo.github_id))
         assert same["status"] == "succeeded", same
         assert "cache $HOME/.tool-cache: saved" in await ci.log(same["id"])
+
+
+ALONE_PIPELINE = """\
+workflows:
+  pr:
+    triggering:
+      events: [pull_request]
+    scripts:
+      - name: wait for the gate
+        script: while [ ! -f "$GATE" ]; do sleep 0.05; done
+    environment:
+      vars:
+        GATE: {gate}/fork
+  slow:
+    scripts:
+      - name: wait for the gate
+        script: while [ ! -f "$GATE" ]; do sleep 0.05; done
+    environment:
+      vars:
+        GATE: {gate}/trusted
+"""
+
+
+async def test_a_fork_pull_request_runs_alone_and_is_not_starved(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    git = make_repo(tmp_path, "app", ALONE_PIPELINE.format(gate=gate))
+    git.branch("feature")
+    feature = git.commit("feature", {"feature.txt": "x\n"})
+    git.pull_request(1, feature)
+    async with running_ci(daemon_factory, tmp_path, OORE_MAX_CONCURRENT_BUILDS="2") as ci:
+        repo = await ci.register(git, "app")
+        first = await ci.trigger(repo, workflow="slow", branch="main")
+        await ci.wait(first["id"], lambda b: b["status"] == "running")
+        # Builds share the build user: the fork's waits for the running one, though a slot is free.
+        fork = (await ci.deliver("pull_request", pull_request(repo, 1, feature, head_repo_id=9)))[
+            "pr"
+        ]
+        fork = await ci.wait(fork["id"], lambda b: b["queue_reason"] is not None)
+        assert fork["status"] == "queued"
+        assert "a pull request from a fork runs alone" in fork["queue_reason"]
+        # What comes after the fork waits behind it, so the fork is not starved.
+        later = await ci.trigger(repo, workflow="slow", branch="main")
+        later = await ci.wait(later["id"], lambda b: b["queue_reason"] is not None)
+        assert "waiting behind a pull request from a fork" in later["queue_reason"]
+
+        (gate / "trusted").touch()  # the first ends; the fork runs, alone
+        assert (await ci.finished(first["id"]))["status"] == "succeeded"
+        await ci.wait(fork["id"], lambda b: b["status"] == "running")
+        later = await ci.wait(
+            later["id"], lambda b: "to finish (it runs alone)" in (b["queue_reason"] or "")
+        )
+        assert later["status"] == "queued"
+
+        (gate / "fork").touch()
+        assert (await ci.finished(fork["id"]))["status"] == "succeeded"
+        assert (await ci.finished(later["id"]))["status"] == "succeeded"
