@@ -19,7 +19,7 @@ import asyncclick as click
 from oore import __version__, logsetup
 from oore.config import SYSTEM_ENV_FILE, Settings, ensure_secrets, load_settings, parse_env_file
 from oore.errors import ConfigError, OoreError, Unavailable
-from oore.service.builduser import BUILD_USER, build_user_steps
+from oore.service.builduser import BUILD_USER, build_user_steps, deny_scheduling_steps
 from oore.service.envfile import EnvPlan, default_env_file, describe, plan_env_file
 from oore.service.layout import Layout, oored_executable, service_layout, system_env_file
 from oore.service.manager import Manager, detect, install_plan, uninstall_plan
@@ -227,7 +227,8 @@ def install(env_file: Path | None, dry_run: bool) -> None:
 
     \b
     Creates the build user builds run as (OORE_BUILD_USER, default oore-build: `useradd
-    --system` on Linux, `dscl` on macOS) unless it exists, writes the env file first when it
+    --system` on Linux, `dscl` on macOS) unless it exists, and names it in cron's and at's
+    deny files; writes the env file first when it
     is missing (as `oored init`; OORE_BUILD_USER is added to an existing one), creates the
     data dir (/var/lib/oore) and log dir (/var/log/oore), writes the service file for the
     running oored executable (by its absolute path), and starts the service. Running it
@@ -250,9 +251,12 @@ def install(env_file: Path | None, dry_run: bool) -> None:
             settings={"OORE_BUILD_USER": BUILD_USER},
         )
         layout = service_layout(path, env.values, oored_executable())
-        user_steps = build_user_steps(
-            env.values["OORE_BUILD_USER"], layout.build_home, macos=manager.name == "launchd"
-        )
+        macos = manager.name == "launchd"
+        name = env.values["OORE_BUILD_USER"]
+        user_steps = [
+            *build_user_steps(name, layout.build_home, macos=macos),
+            *deny_scheduling_steps(name, macos=macos),
+        ]
         _carry_out([*user_steps, *install_plan(manager, layout, env.steps)], dry_run)
         for line in describe(env, dry_run=dry_run):
             click.echo(line)

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.oored import OORED, environment, oored, oored_many, parse_dry_run
+from oore.service.builduser import deny_scheduling_steps
+from tests.service.oored import (
+    OORED,
+    DryRun,
+    environment,
+    oored,
+    oored_many,
+    parse_dry_run,
+)
 
 SECRET_LOOKING = re.compile(r"oore_[A-Za-z0-9_-]{20,}|[0-9a-f]{64}")
 LAUNCHD_TARGET = "system/build.oore.oored"
@@ -110,16 +118,54 @@ def test_install_creates_the_build_user(dry_runs: dict[tuple[str, tuple[str, ...
     assert launchd.index(dscl[-1]) < launchd.index(EXPECTED_COMMANDS["launchd"][("install",)][0])
 
 
-def _user_steps(platform: str) -> list[str]:
-    return (
-        [] if _build_user_exists() else [f"would run: {USERADD}"] if platform == "systemd" else []
-    )
+BUILD_USER_STEPS = (
+    "would run: useradd",
+    "would run: dscl",
+    "would write /etc/cron.deny",
+    "would write /etc/at.deny",
+    "would write /usr/lib/cron/",
+)
+
+
+def _service_steps(steps: list[str]) -> list[str]:
+    """The plan without the build user's creation and its cron/at denial (machine-dependent)."""
+    return [step for step in steps if not step.startswith(BUILD_USER_STEPS)]
+
+
+def _env_file(plan: DryRun) -> str:
+    return next(path for path in plan.files if path.endswith("oore.env"))
+
+
+def test_install_denies_the_build_user_cron_and_at(
+    dry_runs: dict[tuple[str, tuple[str, ...]], str],
+) -> None:
+    plans = {p: parse_dry_run(dry_runs[(p, ("install",))]) for p in ("systemd", "launchd")}
+    deny = {
+        "systemd": ("/etc/cron.deny", "/etc/at.deny"),
+        "launchd": ("/usr/lib/cron/cron.deny", "/usr/lib/cron/at.deny"),
+    }
+    for platform, plan in plans.items():
+        for path in deny[platform]:
+            if Path(path).exists() and "oore-build" in Path(path).read_text().split():
+                assert path not in plan.files
+            else:
+                assert plan.files[path].splitlines()[-1] == "oore-build"
+
+
+def test_deny_files_keep_their_names(tmp_path: Path) -> None:
+    cron, at = tmp_path / "cron.deny", tmp_path / "at.deny"
+    cron.write_text("daemon\nnobody")  # no final newline
+    at.write_text("oore-build\n")
+    steps = deny_scheduling_steps("oore-build", macos=False, files=(cron, at))
+    assert [(step.path, step.content) for step in steps] == [  # type: ignore[union-attr]
+        (cron, "daemon\nnobody\noore-build\n")
+    ]
 
 
 def test_launchd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]], str]) -> None:
     plan = parse_dry_run(dry_runs[("launchd", ("install",))])
-    env_file = next(iter(plan.files))
-    assert [s for s in plan.steps if not s.startswith("would run: dscl ")] == [
+    env_file = _env_file(plan)
+    assert _service_steps(plan.steps) == [
         f"would write {env_file} (mode 0600):",
         "would create /var/lib/oore (mode 0750)",
         "would create /var/lib/oore/home (mode 0750)",
@@ -144,9 +190,8 @@ def test_launchd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]
 
 def test_systemd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]], str]) -> None:
     plan = parse_dry_run(dry_runs[("systemd", ("install",))])
-    env_file = next(iter(plan.files))
-    assert plan.steps == [
-        *_user_steps("systemd"),
+    env_file = _env_file(plan)
+    assert _service_steps(plan.steps) == [
         f"would write {env_file} (mode 0600):",
         "would create /var/lib/oore (mode 0750)",
         "would create /var/lib/oore/home (mode 0750)",
@@ -161,7 +206,7 @@ def test_systemd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]
 
 def test_dry_run_redacts_the_new_env_file(dry_runs: dict[tuple[str, tuple[str, ...]], str]) -> None:
     plan = parse_dry_run(dry_runs[("systemd", ("install",))])
-    content = next(iter(plan.files.values()))
+    content = plan.files[_env_file(plan)]
     assert "OORE_ADMIN_TOKEN=<redacted>\n" in content
     assert "OORE_ENCRYPTION_KEY=<redacted>\n" in content
     for output in dry_runs.values():
@@ -183,14 +228,16 @@ def test_install_uses_the_existing_env_file(tmp_path: Path, platform: str) -> No
     written = plan.files[str(env_file)]
     assert written.startswith("OORE_DATA_DIR=/srv/oore\nOORE_SHUTDOWN_GRACE=100\n")
     assert written.endswith("OORE_BUILD_USER=oore-build\n")
-    steps = [s for s in plan.steps if not s.startswith(("would run: useradd", "would run: dscl"))]
+    steps = _service_steps(plan.steps)
     assert steps[0] == f"would write {env_file} (mode 0600):"
     assert steps[1:4] == [
         "would create /srv/oore (mode 0750)",
         "would create /srv/oore/home (mode 0750)",
         "would create /var/log/oore (mode 0750)",
     ]
-    service_file = list(plan.files.values())[1]
+    service_file = plan.files[
+        PLIST if platform == "launchd" else "/etc/systemd/system/oored.service"
+    ]
     # Stop timeout = the shutdown grace plus the margin for cancelling builds.
     assert ("<integer>130</integer>" if platform == "launchd" else "TimeoutStopSec=130") in (
         service_file
