@@ -62,12 +62,11 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
     if settings.encryption_key is None:
         raise ConfigError("OORE_ENCRYPTION_KEY: required (ensure_secrets generates one)")
     sealer = Sealer(settings.encryption_key)
-    user = build_user(settings.build_user, DataPaths(settings.data_dir).build_home)
+    paths = DataPaths(settings.data_dir)
+    user = build_user(settings.build_user, paths.build_home)
     sys.setswitchinterval(SWITCH_INTERVAL)
     async with open_sqlite_store(settings.database_path) as store:
-        await trio.to_thread.run_sync(
-            secure_data_dir, DataPaths(settings.data_dir), user, settings.database_path
-        )
+        await trio.to_thread.run_sync(secure_data_dir, paths, user, settings.database_path)
         _warn_unless_separate(user)
         await verify_key(store, sealer, settings)
         webhook_send: trio.MemorySendChannel[IngestRequest]

@@ -237,7 +237,7 @@ class Build:
     def from_fork(self) -> bool:
         """Built from a fork's pull request: untrusted code. A pull request stored before forks
         were told apart counts as one (fail closed)."""
-        return bool(self.trigger.get("from_fork", self.trigger.get("pr_number")))
+        return bool(self.trigger.get("from_fork", self.trigger.get("kind") == "pull_request"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ class BuildExecutor:
         self.grace = grace
         self.scratch = dirs.scratch / self.build.id
         self.user = dirs.build_user
-        if self._untrusted:
+        if self.build.from_fork:
             # Not the shared HOME: a fork's code could plant what later builds run there
             # (~/.gitconfig hooks, Gradle init scripts) with their secrets at hand.
             self.user = dataclasses.replace(self.user, home=self.scratch / "home")
@@ -160,12 +160,13 @@ class BuildExecutor:
         await self._note(f"building {self.build.sha[:12]} with workflow {self.build.workflow}")
         # One deadline for the cache, scripts and artifacts: max_build_duration from here.
         deadline = trio.current_time() + self.job.workflow.max_build_duration * 60
-        await self._restore_cache(env, deadline)
+        await self._cache("restore", env, deadline)
         scripts = steps[: len(self.job.workflow.scripts)]
         status, env = await self._run_scripts(scripts, env, deadline)
         await self._collect_artifacts(deadline)
-        if status is BuildStatus.SUCCEEDED and not self._untrusted:
-            await self._save_cache(env, deadline)
+        # A fork's code must not leave anything later builds would run: it restores, never saves.
+        if status is BuildStatus.SUCCEEDED and not self.build.from_fork:
+            await self._cache("save", env, deadline)
         if status is not BuildStatus.CANCELLED:
             await self._publish(steps[len(self.job.workflow.scripts) :], env, status)
         else:
@@ -200,7 +201,7 @@ class BuildExecutor:
             tool_versions=workflow.environment.tool_versions,
             user=self.user,
         )
-        if self._untrusted:  # its own HOME even when builds run as the daemon's user
+        if self.build.from_fork:  # its own HOME even when builds run as the daemon's user
             env["HOME"] = str(self.user.home)
         return env
 
@@ -341,35 +342,19 @@ class BuildExecutor:
         finally:
             stop.set()
 
-    @property
-    def _untrusted(self) -> bool:
-        """A fork's pull request: its code must not leave anything later builds would run (a
-        saved cache); restoring the repository's cache into it is fine."""
-        return self.build.from_fork
-
-    async def _restore_cache(self, env: dict[str, str], deadline: float) -> None:
-        if self.job.workflow.cache_paths:
-            restore = functools.partial(
-                cache.restore,
-                self._cache_dir(),
-                self.job.workflow.cache_paths,
-                env,
-                workspace=self.paths.workspace,
-                user=self.user,
-            )
-            await self._cache_notes("restore", restore, deadline)
-
-    async def _save_cache(self, env: dict[str, str], deadline: float) -> None:
-        if self.job.workflow.cache_paths:
-            save = functools.partial(
-                cache.save,
-                self._cache_dir(),
-                self.job.workflow.cache_paths,
-                env,
-                workspace=self.paths.workspace,
-                user=self.user,
-            )
-            await self._cache_notes("save", save, deadline)
+    async def _cache(self, what: str, env: dict[str, str], deadline: float) -> None:
+        """Restore or save the workflow's cache within the build's deadline and cancel."""
+        if not self.job.workflow.cache_paths:
+            return
+        work = functools.partial(
+            cache.restore if what == "restore" else cache.save,
+            self._cache_dir(),
+            self.job.workflow.cache_paths,
+            env,
+            workspace=self.paths.workspace,
+            user=self.user,
+        )
+        await self._cache_notes(what, work, deadline)
 
     async def _cache_notes(
         self, what: str, work: Callable[[], Awaitable[list[str]]], deadline: float

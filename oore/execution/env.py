@@ -102,10 +102,8 @@ def read_cm_env(path: Path) -> dict[str, str]:
     Read without following a link and at most MAX_CM_ENV_BYTES: the build owns the file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
+    except OSError:  # missing, or a link planted instead of the file: nothing to read
         return {}
-    except OSError:
-        return {}  # a link or something else planted instead of the file: nothing to read
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return {}
