@@ -16,9 +16,9 @@ import logging
 import trio
 
 from oore.actors.messages import IngestRequest, RepositoryMessage, TriggerReceived
-from oore.actors.runtime import Doorbell, Lull
 from oore.errors import NotFound
 from oore.model import EventState, Provider, Repository, Trigger, WebhookEvent
+from oore.primitives import Doorbell, Lull
 from oore.store.base import Store
 from oore.webhooks import Ignored, Malformed, ParseResult, github, gitlab
 from oore.webhooks.delivery import json_document

@@ -36,12 +36,13 @@ from oore.actors.messages import (
 )
 from oore.actors.planner import BuildPlanner, Plan
 from oore.actors.removal import RepositoryFiles, remove_all
-from oore.actors.runtime import Doorbell, reply
+from oore.actors.runtime import reply
 from oore.errors import Conflict, IllegalTransition, NotFound, OoreError
 from oore.execution.process import kill_group
 from oore.git import remove_workspace
 from oore.ids import new_id
 from oore.model import Build, BuildStatus, EventState, utcnow
+from oore.primitives import Doorbell
 from oore.store.base import BuildFilter, Store
 
 log = logging.getLogger("oore.actors.repository")

@@ -1,11 +1,12 @@
-"""The runtime every Oore actor runs under: a one_for_one `Supervisor`, bounded mailboxes,
-one-shot request/reply, and a never-blocking `Broadcast` for live subscribers. Mailboxes belong to
-whoever builds the `ChildSpec`s, not to the actor, so they outlive a restart: the supervisor calls
-the actor's ``start`` again on the same channels. An actor must therefore never close its inbox
-receive channel (write ``async for msg in inbox:``, not ``async with inbox:``), or its restarted
-self finds the inbox closed and senders get ``BrokenResourceError``. A mailbox is a wake-up, not
-the source of truth: messages in flight when an actor crashes are lost, which is why every actor
-re-reads the work it owns from the database when it starts.
+"""The runtime every Oore actor runs under: a one_for_one `Supervisor`, bounded mailboxes and
+one-shot request/reply (`Broadcast`, `Doorbell` and `Lull` live below, in `oore.primitives`).
+Mailboxes belong to whoever builds the `ChildSpec`s, not to the actor, so they outlive a
+restart: the supervisor calls the actor's ``start`` again on the same channels. An actor must
+therefore never close its inbox receive channel (write ``async for msg in inbox:``, not
+``async with inbox:``), or its restarted self finds the inbox closed and senders get
+``BrokenResourceError``. A mailbox is a wake-up, not the source of truth: messages in flight
+when an actor crashes are lost, which is why every actor re-reads the work it owns from the
+database when it starts.
 """
 
 from __future__ import annotations
@@ -15,20 +16,18 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Generic, NoReturn, TypeVar
+from types import MappingProxyType
+from typing import NoReturn, TypeVar
 
 import trio
 
 from oore.errors import StoreBusy
 
 __all__ = [
-    "Broadcast",
     "ChildSpec",
     "NoReply",
     "RequestError",
     "RequestTimeout",
-    "Subscription",
     "Supervisor",
     "SupervisorEscalation",
     "mailbox",
@@ -333,154 +332,3 @@ async def reply(channel: trio.MemorySendChannel[R], value: R) -> None:
         pass
     finally:
         await channel.aclose()
-
-
-class Subscription(Generic[T]):
-    """One subscriber's view of a `Broadcast`: iterate it (or `receive`) to get items in order.
-    When `lagged` is set, items were dropped and the subscriber must catch up from the source of
-    truth (e.g. the database or the log file)."""
-
-    def __init__(
-        self,
-        owner: Broadcast[T],
-        send: trio.MemorySendChannel[T],
-        receive: trio.MemoryReceiveChannel[T],
-    ) -> None:
-        self._owner = owner
-        self._send = send
-        self.receive = receive
-        self.lagged = False
-
-    def take_lagged(self) -> bool:
-        """Return whether items were dropped since the last call, and clear the flag."""
-        lagged, self.lagged = self.lagged, False
-        return lagged
-
-    def _offer(self, item: T) -> bool:
-        """Deliver without blocking; False when this subscriber is gone."""
-        try:
-            self._send.send_nowait(item)
-        except trio.WouldBlock:
-            self.lagged = True
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return False
-        return True
-
-    def _end(self) -> None:
-        self._send.close()
-
-    def __aiter__(self) -> trio.MemoryReceiveChannel[T]:
-        return self.receive
-
-    def __enter__(self) -> Subscription[T]:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._owner._unsubscribe(self)
-        self.receive.close()
-
-
-class Broadcast(Generic[T]):
-    """Fan-out of events to many subscribers, never blocking the publisher."""
-
-    def __init__(self) -> None:
-        self._subscriptions: set[Subscription[T]] = set()
-        self._closed = False
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscriptions)
-
-    def publish(self, item: T) -> None:
-        """Offer ``item`` to every subscriber; a full one is marked lagged and misses it."""
-        if self._closed:
-            # The publisher owns the broadcast: publishing after close is its bug.
-            raise trio.ClosedResourceError("publish on a closed Broadcast")
-        # Iterate over a copy: a subscriber whose receive side is closed is dropped on the way.
-        for subscription in list(self._subscriptions):
-            if not subscription._offer(item):
-                self._unsubscribe(subscription)
-
-    def subscribe(self, buffer: int = 64) -> Subscription[T]:
-        """A new subscription; use it as ``with broadcast.subscribe() as sub:``. After `close`,
-        the subscription is already ended (subscribers racing shutdown is normal)."""
-        send: trio.MemorySendChannel[T]
-        receive: trio.MemoryReceiveChannel[T]
-        send, receive = mailbox(buffer)
-        subscription = Subscription(self, send, receive)
-        if self._closed:
-            subscription._end()
-        else:
-            self._subscriptions.add(subscription)
-        return subscription
-
-    def close(self) -> None:
-        """End every subscription's iteration once its buffered items are read."""
-        self._closed = True
-        for subscription in self._subscriptions:
-            subscription._end()
-        self._subscriptions.clear()
-
-    def _unsubscribe(self, subscription: Subscription[T]) -> None:
-        self._subscriptions.discard(subscription)
-        subscription._end()
-
-
-class Doorbell:
-    """A resettable wake-up: `ring` never blocks; `wait` returns once rung since the last wait.
-
-    Used where a bounded mailbox may overflow on purpose: the sender rings instead, and the
-    receiver re-reads its work from the source of truth (the database).
-    """
-
-    def __init__(self) -> None:
-        self._event = trio.Event()
-
-    def ring(self) -> None:
-        self._event.set()
-
-    async def wait(self) -> None:
-        await self._event.wait()
-        self._event = trio.Event()
-
-
-class Lull:
-    """Lets background work wait for a pause in foreground work, within a patience.
-
-    The foreground calls `touch` whenever it does something (a webhook delivery arrives); the
-    background awaits `wait` before each piece of work, which returns once nothing touched it
-    for `quiet` seconds. While touches keep coming it waits at most `patience` seconds, then
-    stops waiting until the next pause: deferred work is late, never starved.
-    """
-
-    def __init__(self, quiet: float, patience: float) -> None:
-        self.quiet = quiet
-        self.patience = patience
-        self._last = -math.inf
-        self._waiting_since: float | None = None
-
-    def touch(self) -> None:
-        now = trio.current_time()
-        if now >= self._last + self.quiet:  # a pause since the last touch: patience again
-            self._waiting_since = None
-        self._last = now
-
-    async def wait(self) -> None:
-        while True:
-            now = trio.current_time()
-            pause_ends = self._last + self.quiet
-            if now >= pause_ends:
-                self._waiting_since = None
-                return
-            if self._waiting_since is None:
-                self._waiting_since = now
-            elif now - self._waiting_since >= self.patience:
-                return  # out of patience: work goes on beside the foreground until a pause
-            # Until the very instant the pause would end (not now + a difference: with float
-            # rounding that can come out a hair short, forever).
-            await trio.sleep_until(pause_ends)

@@ -19,7 +19,6 @@ import trio
 from quart import Blueprint, Response, request, send_file, websocket
 from quart.wrappers.response import ResponseBody
 
-from oore.actors.runtime import Subscription
 from oore.errors import NotFound, ValidationError
 from oore.http import present
 from oore.http.services import Services, services
@@ -28,6 +27,7 @@ from oore.logs.hub import DISK_SLICE_LINES, LogHub
 from oore.logs.logfile import Batch, paths
 from oore.logs.wire import encode_lines
 from oore.model import Build
+from oore.primitives import Subscription
 from oore.store.announcing import Change
 
 blueprint = Blueprint("logs", __name__)

@@ -16,12 +16,12 @@ from quart import current_app
 
 from oore.actors.ingester import DEFER_PATIENCE, DEFER_QUIET
 from oore.actors.messages import IngestRequest, RepositoryMessage
-from oore.actors.runtime import Broadcast, Doorbell, Lull
 from oore.config import Settings
 from oore.crypto import Sealer
 from oore.logs.hub import LogHub
 from oore.model import WebhookEvent
 from oore.paths import DataPaths
+from oore.primitives import Broadcast, Doorbell, Lull
 from oore.store.announcing import Change
 from oore.store.base import Store
 from oore.webhooks.intake import Intake

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oore.actors.runtime import Broadcast
 from oore.model import Build, BuildStatus, Step, StepStatus
+from oore.primitives import Broadcast
 from oore.store.base import Store
 
 

@@ -1,4 +1,4 @@
-"""Tests for the actor runtime: supervisor, mailboxes, request/reply and broadcast."""
+"""Tests for the actor runtime: supervisor, mailboxes, and request/reply."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import trio
 import trio.testing
 
 from oore.actors.runtime import (
-    Broadcast,
     ChildSpec,
     NoReply,
     RequestError,
@@ -656,100 +655,3 @@ async def test_second_reply_is_ignored() -> None:
     assert reply_receive.receive_nowait() == 1
     with pytest.raises(trio.EndOfChannel):
         reply_receive.receive_nowait()
-
-
-# --- broadcast -------------------------------------------------------------------------------
-
-
-async def test_every_subscriber_gets_every_item_in_order() -> None:
-    events: Broadcast[int] = Broadcast()
-    with events.subscribe() as one, events.subscribe() as two, events.subscribe() as three:
-        assert events.subscriber_count == 3
-        for n in range(5):
-            events.publish(n)
-        got = [[s.receive.receive_nowait() for _ in range(5)] for s in (one, two, three)]
-
-    assert got == [[0, 1, 2, 3, 4]] * 3
-    assert not any(s.lagged for s in (one, two, three))
-
-
-async def test_slow_subscriber_lags_without_blocking_or_affecting_a_fast_one() -> None:
-    events: Broadcast[int] = Broadcast()
-    fast_got: list[int] = []
-    with events.subscribe(buffer=2) as slow, events.subscribe(buffer=4) as fast:
-        async with trio.open_nursery() as nursery:
-
-            async def drain() -> None:
-                async for item in fast:
-                    fast_got.append(item)
-
-            nursery.start_soon(drain)
-            await trio.testing.wait_all_tasks_blocked()
-            for n in range(10):
-                events.publish(n)  # synchronous: it cannot block on the slow subscriber
-                await trio.testing.wait_all_tasks_blocked()
-            events.close()
-
-        slow_got = [item async for item in slow]
-
-    assert fast_got == list(range(10))
-    assert not fast.take_lagged()
-    assert slow_got == [0, 1]
-    assert slow.take_lagged() is True
-    assert slow.take_lagged() is False  # take_lagged clears the flag
-
-
-async def test_lagged_subscriber_receives_new_items_once_it_has_room() -> None:
-    events: Broadcast[int] = Broadcast()
-    with events.subscribe(buffer=1) as sub:
-        events.publish(1)
-        events.publish(2)  # dropped
-        assert sub.receive.receive_nowait() == 1
-        assert sub.take_lagged()
-        events.publish(3)
-        assert sub.receive.receive_nowait() == 3
-        assert not sub.take_lagged()
-
-
-async def test_subscription_ends_on_context_exit() -> None:
-    events: Broadcast[str] = Broadcast()
-    with events.subscribe() as sub:
-        assert events.subscriber_count == 1
-    assert events.subscriber_count == 0
-
-    events.publish("nobody listens")  # does not fail
-    with pytest.raises(trio.ClosedResourceError):
-        sub.receive.receive_nowait()
-
-
-async def test_subscriber_that_closed_its_receive_side_is_dropped() -> None:
-    events: Broadcast[str] = Broadcast()
-    with events.subscribe() as gone, events.subscribe() as stays:
-        await gone.receive.aclose()
-        events.publish("x")
-        assert events.subscriber_count == 1
-        assert stays.receive.receive_nowait() == "x"
-
-
-async def test_close_ends_every_iteration() -> None:
-    events: Broadcast[int] = Broadcast()
-    results: dict[str, list[int]] = {}
-
-    async def collect(name: str, *, task_status: trio.TaskStatus[None]) -> None:
-        with events.subscribe() as sub:
-            task_status.started()
-            results[name] = [item async for item in sub]
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(collect, "a")
-        await nursery.start(collect, "b")
-        events.publish(1)
-        events.publish(2)
-        events.close()
-
-    assert results == {"a": [1, 2], "b": [1, 2]}
-    assert events.subscriber_count == 0
-    with pytest.raises(trio.ClosedResourceError):
-        events.publish(3)
-    with events.subscribe() as late:
-        assert [item async for item in late] == []
