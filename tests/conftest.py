@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from oore.config import Settings, ensure_secrets, load_settings
+from oore.config import Settings, load_settings
 from oore.crypto import Sealer, generate_key, parse_key
+from oore.secretfiles import ensure_secrets
 from oore.store.sqlite import SqliteStore, open_sqlite_store
 
 

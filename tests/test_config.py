@@ -1,21 +1,23 @@
 from __future__ import annotations
 
-import stat
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from oore import crypto
 from oore.config import (
+    SYSTEM_ENV_FILE,
     Settings,
-    _create_secret_file,
     default_data_dir,
-    ensure_secrets,
     load_settings,
     parse_env_file,
+    settings_from,
+    which_env_file,
 )
 from oore.errors import ConfigError
+from oore.settingstable import SETTINGS
 
 TOKEN = "tok_" + "A1b2C3d4E5f6G7h8"
 KEY_HEX = "7f" * 32
@@ -78,6 +80,8 @@ def test_defaults_for_a_user(load: Load, home: Path) -> None:
         max_body_bytes=26214400,
         keep_failed_workspaces_hours=24.0,
         max_log_bytes=200 * 1024 * 1024,
+        ingest_quiet=0.02,
+        ingest_patience=5.0,
         env_file=None,
         admin_token_file=None,
     )
@@ -106,6 +110,58 @@ def test_default_data_dir_per_platform(tmp_path: Path) -> None:
 
 
 # --- env files and precedence -----------------------------------------------------------------
+
+
+USER_ENV = {"HOME": "/home/me", "XDG_DATA_HOME": "/home/me/.data"}
+USER_FILE = Path("/home/me/.data/oore/oore.env")
+GIVEN = Path("/srv/given.env")
+NAMED = {**USER_ENV, "OORE_ENV_FILE": "/srv/named.env"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "given", "is_root", "writing", "path", "named_by"),
+    [
+        # oored reads: OORE_ENV_FILE, else the system file, root or not.
+        (USER_ENV, None, False, False, SYSTEM_ENV_FILE, None),
+        (USER_ENV, None, True, False, SYSTEM_ENV_FILE, None),
+        (NAMED, None, False, False, Path("/srv/named.env"), "OORE_ENV_FILE"),
+        (NAMED, None, True, False, Path("/srv/named.env"), "OORE_ENV_FILE"),
+        # `oored init` writes: the same, except a user's own file when not root.
+        (USER_ENV, None, True, True, SYSTEM_ENV_FILE, None),
+        (USER_ENV, None, False, True, USER_FILE, None),
+        (NAMED, None, False, True, Path("/srv/named.env"), "OORE_ENV_FILE"),
+        (NAMED, None, True, True, Path("/srv/named.env"), "OORE_ENV_FILE"),
+        # --env-file beats everything.
+        (NAMED, GIVEN, False, True, GIVEN, "--env-file"),
+        (NAMED, GIVEN, True, True, GIVEN, "--env-file"),
+        (USER_ENV, GIVEN, True, False, GIVEN, "--env-file"),
+        # An empty OORE_ENV_FILE is unset.
+        ({**USER_ENV, "OORE_ENV_FILE": ""}, None, False, True, USER_FILE, None),
+    ],
+)
+def test_which_env_file(
+    environ: dict[str, str],
+    given: Path | None,
+    is_root: bool,
+    writing: bool,
+    path: Path,
+    named_by: str | None,
+) -> None:
+    choice = which_env_file(environ, is_root=is_root, given=given, writing=writing)
+    assert (choice.path, choice.named_by) == (path, named_by)
+
+
+def test_which_env_file_makes_relative_names_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert which_env_file({"OORE_ENV_FILE": "x.env"}, is_root=False).path == tmp_path / "x.env"
+    given = which_env_file({}, is_root=True, given=Path("y.env"), writing=True)
+    assert given.path == tmp_path / "y.env"
+
+
+def test_absent_system_env_file_is_no_env_file(load: Load) -> None:
+    assert load().env_file is None
 
 
 def test_system_env_file_is_read_when_present(load: Load, system_env: Path) -> None:
@@ -318,6 +374,150 @@ def test_valid_values_are_parsed(load: Load) -> None:
     assert settings.admin_token == TOKEN
 
 
+# --- the settings table ------------------------------------------------------------------------
+
+# What each variable gives when unset, for a user whose HOME is the `home` fixture; a new row in
+# SETTINGS needs a line here (and in BAD_VALUES), or test_every_setting_is_tested fails.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "OORE_BIND": {"bind_host": "127.0.0.1", "bind_port": 8080},
+    "OORE_DATA_DIR": {"data_dir": Path(".local/share/oore")},  # under home
+    "OORE_ADMIN_TOKEN": {"admin_token": None},
+    "OORE_DATABASE_URL": {"database_url": "sqlite:///{home}/.local/share/oore/oore.db"},
+    "OORE_BASE_URL": {"base_url": "http://127.0.0.1:8080"},
+    "OORE_ENCRYPTION_KEY": {"encryption_key": None},
+    "OORE_GITHUB_WEBHOOK_SECRET": {"github_webhook_secret": None},
+    "OORE_MAX_CONCURRENT_BUILDS": {"max_concurrent_builds": 2},
+    "OORE_SHUTDOWN_GRACE": {"shutdown_grace": 30.0},
+    "OORE_LOG_LEVEL": {"log_level": "info"},
+    "OORE_LOG_FORMAT": {"log_format": "text"},
+    "OORE_MAX_BODY_BYTES": {"max_body_bytes": 25 * 1024 * 1024},
+    "OORE_KEEP_FAILED_WORKSPACES": {"keep_failed_workspaces_hours": 24.0},
+    "OORE_MAX_LOG_BYTES": {"max_log_bytes": 200 * 1024 * 1024},
+    "OORE_BUILD_USER": {"build_user": None},
+    "OORE_INGEST_QUIET": {"ingest_quiet": 0.02},
+    "OORE_INGEST_PATIENCE": {"ingest_patience": 5.0},
+}
+
+# A bad value of each kind per variable, and the expected form its message must give.
+BAD_VALUES: dict[str, list[tuple[str, str]]] = {
+    "OORE_BIND": [
+        ("8080", "expected HOST:PORT such as 127.0.0.1:8080"),
+        ("127.0.0.1:65536", "port 0-65535"),
+        ("::1:8080", "[::1]:8080 for IPv6"),
+    ],
+    "OORE_DATA_DIR": [("relative/dir", "expected an absolute path")],
+    "OORE_ADMIN_TOKEN": [
+        ("too-short", "expected at least 16 printable ASCII characters without spaces"),
+        ("long enough but has spaces", "without spaces"),
+    ],
+    "OORE_DATABASE_URL": [("postgresql://db/oore", "only sqlite:///PATH is supported for now")],
+    "OORE_BASE_URL": [("ci.example.com", "expected a URL starting with http:// or https://")],
+    "OORE_ENCRYPTION_KEY": [("abcd", "expected 64 hex characters or base64 of 32 bytes")],
+    "OORE_MAX_CONCURRENT_BUILDS": [
+        ("0", "expected a whole number from 1 to 64"),
+        ("65", "from 1 to 64"),
+        ("2.5", "from 1 to 64"),
+    ],
+    "OORE_SHUTDOWN_GRACE": [
+        ("-1", "expected a number of seconds >= 0"),
+        ("nan", "seconds >= 0"),
+        ("soon", "seconds >= 0"),
+    ],
+    "OORE_LOG_LEVEL": [("verbose", "expected one of debug, info, warning, error")],
+    "OORE_LOG_FORMAT": [("xml", "expected one of text, json")],
+    "OORE_MAX_BODY_BYTES": [("0", "expected a number of bytes > 0"), ("1MB", "bytes > 0")],
+    "OORE_KEEP_FAILED_WORKSPACES": [("-2", "expected a number of hours >= 0"), ("inf", ">= 0")],
+    "OORE_MAX_LOG_BYTES": [("-5", "expected a number of bytes > 0")],
+    "OORE_BUILD_USER": [("not a user", "expected a user name or uid")],
+    "OORE_INGEST_QUIET": [
+        ("0", "expected a number of seconds > 0"),
+        ("-0.5", "seconds > 0"),
+        ("inf", "seconds > 0"),
+        ("nan", "seconds > 0"),
+        ("brief", "seconds > 0"),
+    ],
+    "OORE_INGEST_PATIENCE": [
+        ("0", "expected a number of seconds > 0"),
+        ("inf", "seconds > 0"),
+        ("long", "seconds > 0"),
+        ("0.01", "expected a number of seconds >= OORE_INGEST_QUIET"),  # below the default quiet
+    ],
+}
+ANY_VALUE = {"OORE_GITHUB_WEBHOOK_SECRET"}  # any text is a valid secret
+
+
+def test_every_setting_is_tested() -> None:
+    names = [setting.env for setting in SETTINGS]
+    assert len(names) == len(set(names))
+    assert set(DEFAULTS) == set(names)
+    assert set(BAD_VALUES) == set(names) - ANY_VALUE
+    # Every Settings field but those not read from a variable comes from exactly one row.
+    filled = [name for fields in DEFAULTS.values() for name in fields]
+    settings_fields = [f.name for f in dataclasses.fields(Settings)]
+    assert sorted(filled) == sorted(set(settings_fields) - {"env_file", "admin_token_file"})
+
+
+@pytest.mark.parametrize("env", list(DEFAULTS))
+def test_default_of_each_setting(load: Load, home: Path, env: str) -> None:
+    settings = load()
+    for name, expected in DEFAULTS[env].items():
+        if isinstance(expected, Path):
+            expected = home / expected
+        elif isinstance(expected, str):
+            expected = expected.format(home=home)
+        actual = getattr(settings, name)
+        assert (actual, type(actual)) == (expected, type(expected)), name
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [(env, value, expected) for env, cases in BAD_VALUES.items() for value, expected in cases],
+)
+def test_bad_value_of_each_setting_names_the_variable(
+    load: Load, system_env: Path, env: str, value: str, expected: str
+) -> None:
+    for source in ("environment", "env file"):
+        if source == "env file":
+            write(system_env, f"{env}={value}\n")
+            message = config_error(load, {})
+        else:
+            message = config_error(load, {env: value})
+        assert message.startswith(f"{env}: "), source
+        assert expected in message, source
+        assert "\n" not in message, source
+
+
+def test_every_setting_is_in_the_readmes_configuration_table() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    assert {setting.env for setting in SETTINGS} <= documented
+
+
+def test_ingest_timings_are_read(load: Load) -> None:
+    settings = load({"OORE_INGEST_QUIET": "0.5", "OORE_INGEST_PATIENCE": "0.5"})
+    assert (settings.ingest_quiet, settings.ingest_patience) == (0.5, 0.5)
+
+
+def test_ingest_quiet_above_the_default_patience_needs_more_patience(load: Load) -> None:
+    message = config_error(load, {"OORE_INGEST_QUIET": "10"})
+    assert message == (
+        "OORE_INGEST_PATIENCE: expected a number of seconds >= OORE_INGEST_QUIET "
+        "(raise it, or lower that)"
+    )
+    assert load({"OORE_INGEST_QUIET": "10", "OORE_INGEST_PATIENCE": "10"}).ingest_patience == 10
+
+
+def test_settings_from_values_reads_no_env_file(tmp_path: Path) -> None:
+    values = {"HOME": str(tmp_path), "OORE_ENV_FILE": str(tmp_path / "nowhere.env")}
+    settings = settings_from({**values, "OORE_LOG_LEVEL": "debug"}, is_root=False)
+    assert settings.env_file is None
+    assert settings.log_level == "debug"
+    assert settings.data_dir == tmp_path / ".local" / "share" / "oore"
+    with pytest.raises(ConfigError, match=r"^OORE_LOG_LEVEL: "):
+        settings_from({"OORE_LOG_LEVEL": "loud"}, is_root=True)
+
+
 # --- secrets stay secret ----------------------------------------------------------------------
 
 
@@ -414,86 +614,3 @@ def test_relative_database_path_is_under_data_dir(load: Load, tmp_path: Path) ->
 def test_absolute_database_path_is_kept(load: Load, tmp_path: Path) -> None:
     settings = load({"OORE_DATABASE_URL": f"sqlite:///{tmp_path}/elsewhere.db"})
     assert settings.database_path == tmp_path / "elsewhere.db"
-
-
-# --- ensure_secrets ---------------------------------------------------------------------------
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def test_ensure_secrets_generates_private_files_once(load: Load, tmp_path: Path) -> None:
-    data_dir = tmp_path / "nested" / "data"
-    settings = load({"OORE_DATA_DIR": str(data_dir)})
-    first = ensure_secrets(settings)
-
-    assert mode(data_dir) == 0o700
-    token_file, key_file = data_dir / "admin-token", data_dir / "encryption-key"
-    assert mode(token_file) == 0o600
-    assert mode(key_file) == 0o600
-    assert first.admin_token is not None
-    assert first.admin_token.startswith("oore_")
-    assert first.admin_token_file == token_file
-    assert token_file.read_text().strip() == first.admin_token
-    assert first.encryption_key == crypto.parse_key(key_file.read_text())
-    assert sorted(p.name for p in data_dir.iterdir()) == ["admin-token", "encryption-key"]
-
-    second = ensure_secrets(load({"OORE_DATA_DIR": str(data_dir)}))
-    assert second.admin_token == first.admin_token
-    assert second.encryption_key == first.encryption_key
-
-
-def test_ensure_secrets_keeps_configured_values(load: Load, tmp_path: Path) -> None:
-    settings = load(
-        {
-            "OORE_DATA_DIR": str(tmp_path / "d"),
-            "OORE_ADMIN_TOKEN": TOKEN,
-            "OORE_ENCRYPTION_KEY": KEY_HEX,
-        }
-    )
-    assert ensure_secrets(settings) == settings
-    assert list((tmp_path / "d").iterdir()) == []
-
-
-def test_ensure_secrets_reuses_and_tightens_existing_files(load: Load, tmp_path: Path) -> None:
-    token_file = write(tmp_path / "admin-token", TOKEN + "\n")
-    key_file = write(tmp_path / "encryption-key", KEY_HEX)
-    token_file.chmod(0o644)
-    key_file.chmod(0o640)
-    settings = ensure_secrets(load({"OORE_DATA_DIR": str(tmp_path)}))
-    assert settings.admin_token == TOKEN
-    assert settings.encryption_key == bytes.fromhex(KEY_HEX)
-    assert mode(token_file) == 0o600
-    assert mode(key_file) == 0o600
-
-
-@pytest.mark.parametrize("name", ["admin-token", "encryption-key"])
-@pytest.mark.parametrize("content", [b"", b"hunter2", b"\xff\xfe"])
-def test_ensure_secrets_refuses_a_bad_existing_file(
-    load: Load, tmp_path: Path, name: str, content: bytes
-) -> None:
-    path = tmp_path / name
-    path.write_bytes(content)
-    with pytest.raises(ConfigError) as info:
-        ensure_secrets(load({"OORE_DATA_DIR": str(tmp_path)}))
-    assert str(path) in info.value.message
-    assert "hunter2" not in info.value.message
-    assert path.read_bytes() == content  # never overwritten
-
-
-def test_ensure_secrets_reports_an_unusable_data_dir(load: Load, tmp_path: Path) -> None:
-    not_a_dir = write(tmp_path / "file", "")
-    with pytest.raises(ConfigError, match="not a directory"):
-        ensure_secrets(load({"OORE_DATA_DIR": str(not_a_dir)}))
-
-
-def test_secret_files_are_created_private_and_never_overwritten(tmp_path: Path) -> None:
-    # Tested directly because reading a secret file tightens it, which would hide a loose
-    # creation mode from the ensure_secrets tests above.
-    path = tmp_path / "admin-token"
-    _create_secret_file(path, "first")
-    assert mode(path) == 0o600
-    _create_secret_file(path, "second")  # as when another process won the race
-    assert path.read_text() == "first\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["admin-token"]

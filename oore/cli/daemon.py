@@ -17,11 +17,12 @@ from typing import NoReturn
 import asyncclick as click
 
 from oore import __version__, logsetup
-from oore.config import SYSTEM_ENV_FILE, Settings, ensure_secrets, load_settings, parse_env_file
+from oore.config import Settings, load_settings, parse_env_file, which_env_file
 from oore.errors import ConfigError, OoreError, Unavailable
+from oore.secretfiles import ensure_secrets
 from oore.service.builduser import BUILD_USER, build_user_steps, deny_scheduling_steps
-from oore.service.envfile import EnvPlan, default_env_file, describe, plan_env_file
-from oore.service.layout import Layout, oored_executable, service_layout, system_env_file
+from oore.service.envfile import EnvPlan, describe, plan_env_file
+from oore.service.layout import Layout, oored_executable, service_layout
 from oore.service.manager import Manager, detect, install_plan, uninstall_plan
 from oore.service.runner import DryRunner, NeedsRoot, SystemRunner, carry_out
 from oore.service.steps import Step
@@ -96,7 +97,7 @@ async def run(
         oored run --bind 127.0.0.1:9000 --log-format json
     """
     # Imported here: the web stack is the slow part of start-up, and only `run` needs it.
-    from oore import daemon
+    from oore import daemon, tuning
     from oore.actors.runtime import SupervisorEscalation
     from oore.datalock import lock_data_dir
     from oore.service.logfile import log_to_file
@@ -118,7 +119,10 @@ async def run(
         except OSError as exc:
             _fail(f"cannot open the log file {log_file}: {exc.strerror}", EXIT_CONFIG)
 
+    tuning.tune_interpreter()
+
     def on_ready(url: str) -> None:
+        tuning.settle_garbage_collector()  # what is alive now lives as long as the process
         if ready_file is not None:
             ready_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
 
@@ -191,9 +195,7 @@ def init(env_file: Path | None, force: bool, dry_run: bool) -> None:
     """
     with _reported():
         root = os.geteuid() == 0
-        path = (
-            env_file.absolute() if env_file else default_env_file(is_root=root, environ=os.environ)
-        )
+        path = which_env_file(os.environ, is_root=root, given=env_file, writing=True).path
         plan = plan_env_file(path, force=force, is_root=root, environ=os.environ)
         _carry_out(plan.steps, dry_run)
         _report_init(plan, root=root, force=force, dry_run=dry_run)
@@ -213,7 +215,7 @@ def _report_init(plan: EnvPlan, *, root: bool, force: bool, dry_run: bool) -> No
         return
     if "OORE_ADMIN_TOKEN" in plan.generated:
         _explain_token(plan.path, root)
-    if not root and plan.path != _env_file_oored_reads():
+    if not root and plan.path != which_env_file(os.environ, is_root=root).path:
         click.echo(
             f"oored reads it when OORE_ENV_FILE is set: export OORE_ENV_FILE={_q(plan.path)}"
         )
@@ -242,7 +244,7 @@ def install(env_file: Path | None, dry_run: bool) -> None:
     with _reported():
         _require_root("install", dry_run)
         manager = detect(os.environ)
-        path = system_env_file(os.environ, env_file)
+        path = _service_env_file(env_file)
         env = plan_env_file(
             path,
             force=False,
@@ -288,7 +290,7 @@ def uninstall(env_file: Path | None, purge: bool, dry_run: bool) -> None:
     with _reported():
         _require_root("uninstall", dry_run)
         manager = detect(os.environ)
-        layout = _installed_layout(system_env_file(os.environ, env_file), purge=purge)
+        layout = _installed_layout(_service_env_file(env_file), purge=purge)
         _carry_out(uninstall_plan(manager, layout, purge=purge), dry_run)
 
 
@@ -440,9 +442,9 @@ def _explain_token(path: Path, root: bool) -> None:
     click.echo("Back up that file with the database: stored secrets open only with its key.")
 
 
-def _env_file_oored_reads() -> Path | None:
-    named = os.environ.get("OORE_ENV_FILE", "")
-    return Path(named).absolute() if named else SYSTEM_ENV_FILE
+def _service_env_file(given: Path | None) -> Path:
+    """The env file of the system service (`install` and `uninstall` run as root)."""
+    return which_env_file(os.environ, is_root=True, given=given, writing=True).path
 
 
 def _q(path: Path) -> str:

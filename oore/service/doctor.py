@@ -19,10 +19,11 @@ import httpx
 import trio
 
 from oore import crypto
-from oore.config import ENCRYPTION_KEY_FILE, Settings
+from oore.config import Settings
 from oore.errors import ConfigError, Unavailable
 from oore.execution.identity import build_user
 from oore.paths import DataPaths
+from oore.secretfiles import ENCRYPTION_KEY_FILE
 
 GIB = 1024**3
 LOW_DISK_BYTES = 5 * GIB

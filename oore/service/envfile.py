@@ -13,23 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oore import crypto
-from oore.config import (
-    ADMIN_TOKEN_FILE,
-    ENCRYPTION_KEY_FILE,
-    SYSTEM_ENV_FILE,
-    default_data_dir,
-    load_settings,
-    parse_env_file,
-)
+from oore.config import default_data_dir, parse_env_file, settings_from
 from oore.errors import ConfigError
-from oore.service.layout import NO_ENV_FILE
+from oore.secretfiles import ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE
 from oore.service.steps import Chmod, Step, WriteFile
 from oore.service.templates import ENV, render
 
 TOKEN_KEY = "OORE_ADMIN_TOKEN"
 KEY_KEY = "OORE_ENCRYPTION_KEY"
 DEFAULT_BIND = "127.0.0.1:8080"
-ENV_FILE_NAME = "oore.env"
 MODE = 0o600
 _GENERATORS = {TOKEN_KEY: crypto.generate_token, KEY_KEY: crypto.generate_key}
 _DATA_DIR_FILES = {TOKEN_KEY: ADMIN_TOKEN_FILE, KEY_KEY: ENCRYPTION_KEY_FILE}
@@ -42,16 +34,6 @@ class EnvPlan:
     steps: list[Step]
     generated: list[str]
     adopted: dict[str, Path]
-
-
-def default_env_file(*, is_root: bool, environ: Mapping[str, str]) -> Path:
-    """Where `oored init` writes without --env-file: see the README's operator's guide."""
-    named = environ.get("OORE_ENV_FILE", "")
-    if named:
-        return Path(named).absolute()
-    if is_root:
-        return SYSTEM_ENV_FILE
-    return default_data_dir(is_root=False, environ=environ) / ENV_FILE_NAME
 
 
 def plan_env_file(
@@ -150,7 +132,7 @@ def _validate(
     """Check the result as oored will read it, naming the file; no value is ever quoted."""
     home = {"HOME": environ["HOME"]} if environ.get("HOME") else {}
     try:
-        load_settings({**home, **values}, is_root=is_root, system_env_file=NO_ENV_FILE)
+        settings_from({**home, **values}, is_root=is_root)
     except ConfigError as exc:
         raise ConfigError(
             f"{path} has settings oored would refuse (fix them, or replace the file with "

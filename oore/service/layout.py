@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from oore.config import SYSTEM_ENV_FILE, load_settings
+from oore.config import settings_from
 from oore.service.runner import ServiceError
 
 LOG_DIR = Path("/var/log/oore")
@@ -20,8 +20,6 @@ OPEN_FILES = 65536
 # After the shutdown grace, oored still cancels builds (killing their process groups) and closes
 # the store; the service manager must not SIGKILL it while it does.
 STOP_MARGIN_SECONDS = 30
-# A path that cannot exist (a file is not a directory), so load_settings reads no env file.
-NO_ENV_FILE = Path("/dev/null/oore.env")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +51,13 @@ class Layout:
 
 def service_layout(env_file: Path, values: Mapping[str, str], oored: Path) -> Layout:
     """The layout for a service whose env file will hold `values` (validated as oored would)."""
-    settings = load_settings(dict(values), is_root=True, system_env_file=NO_ENV_FILE)
+    settings = settings_from(values, is_root=True)
     return Layout(
         oored=oored,
         env_file=env_file,
         data_dir=settings.data_dir,
         shutdown_grace=settings.shutdown_grace,
     )
-
-
-def system_env_file(environ: Mapping[str, str], given: Path | None) -> Path:
-    """`--env-file`, else OORE_ENV_FILE, else /etc/oore/oore.env."""
-    if given is not None:
-        return given.absolute()
-    named = environ.get("OORE_ENV_FILE", "")
-    return Path(named).absolute() if named else SYSTEM_ENV_FILE
 
 
 def oored_executable(argv0: str = sys.argv[0]) -> Path:

@@ -235,7 +235,7 @@ async def test_secrets_commands_never_print_values(
     refused = await oore("secrets", "set", "other", "--from-env-file", str(broken))
     assert refused.code == ExitCode.INVALID
     assert one_line_error(refused).endswith(
-        "broken.env:2: expected NAME=value, NAME='value' or NAME=\"value\""
+        "broken.env:2: expected KEY=value, KEY='value' or KEY=\"value\""
     )
     assert "secret-ish" not in refused.err
 

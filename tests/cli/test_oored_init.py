@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from oore.config import MIN_ADMIN_TOKEN_LENGTH, load_settings, parse_env_file
+from oore.config import load_settings, parse_env_file
 from oore.crypto import KEY_BYTES, parse_key
+from oore.settingstable import MIN_ADMIN_TOKEN_LENGTH
 from tests.service.oored import Result, environment, oored, parse_dry_run
 
 SECRET_LOOKING = re.compile(r"oore_[A-Za-z0-9_-]{20,}|[0-9a-f]{64}")

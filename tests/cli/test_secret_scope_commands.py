@@ -94,3 +94,30 @@ async def test_secrets_set_with_repositories_scopes_the_group(
     assert "K: a value may not contain a NUL character" in one_line_error(nul)
     assert (await api.get("/api/secret-groups/nul-group")).status_code == 404
     await api.delete("/api/secret-groups/scoped-group")
+
+
+async def test_secrets_set_reads_env_files_as_oored_does(
+    oore: Oore, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """One parser for both: every bad line named at once, the daemon's messages, no content."""
+    broken = tmp_path / "broken.env"
+    broken.write_text("A=1\nhunter2 xyzzy\nB=2\nC='xyzzy\n")
+    refused = await oore("secrets", "set", "parsed-group", "--from-env-file", str(broken))
+    assert refused.code == ExitCode.INVALID
+    form = "expected KEY=value, KEY='value' or KEY=\"value\""
+    assert one_line_error(refused) == f"oore: {broken}:2: {form}; {broken}:4: {form}"
+    assert "xyzzy" not in refused.out + refused.err
+
+    latin1 = tmp_path / "latin1.env"
+    latin1.write_bytes(b"A=caf\xe9\n")
+    undecodable = await oore("secrets", "set", "parsed-group", "--from-env-file", str(latin1))
+    assert undecodable.code == ExitCode.INVALID
+    assert one_line_error(undecodable) == f"oore: {latin1}: the env file is not valid UTF-8"
+    assert (await api.get("/api/secret-groups/parsed-group")).status_code == 404
+
+    fine = tmp_path / "fine.env"
+    fine.write_text("\ufeff# signing\nexport A='one two'\nB = 2 \n")
+    stored = await oore("--json", "secrets", "set", "parsed-group", "--from-env-file", str(fine))
+    assert stored.code == 0, stored.err
+    assert stored.json()["variables"] == ["A", "B"]
+    await api.delete("/api/secret-groups/parsed-group")

@@ -1,26 +1,13 @@
-"""Planning the env file in-process: where it goes by default, and what a plan holds."""
+"""Planning the env file in-process: what a plan holds, and how it checks the values."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from oore.config import SYSTEM_ENV_FILE
-from oore.service.envfile import default_env_file, plan_env_file
+from oore.service.envfile import plan_env_file
 from oore.service.steps import WriteFile
 
-
-def test_default_location_for_root_is_the_system_env_file() -> None:
-    assert default_env_file(is_root=True, environ={"HOME": "/home/me"}) == SYSTEM_ENV_FILE
-
-
-def test_default_location_for_a_user_is_the_per_user_data_dir() -> None:
-    environ = {"HOME": "/home/me", "XDG_DATA_HOME": "/home/me/.data"}
-    assert default_env_file(is_root=False, environ=environ) == Path("/home/me/.data/oore/oore.env")
-
-
-def test_oore_env_file_wins() -> None:
-    environ = {"HOME": "/home/me", "OORE_ENV_FILE": "/srv/oore.env"}
-    assert default_env_file(is_root=True, environ=environ) == Path("/srv/oore.env")
+# Where the file goes by default is `oore.config.which_env_file`'s decision: tests/test_config.py.
 
 
 def test_a_new_file_takes_bind_and_data_dir_from_the_environment(tmp_path: Path) -> None:
@@ -58,3 +45,12 @@ def test_completing_a_file_adopts_only_what_it_lacks(tmp_path: Path) -> None:
     assert plan.values["OORE_ENCRYPTION_KEY"] == "ab" * 32
     assert plan.adopted == {"OORE_ENCRYPTION_KEY": data / "encryption-key"}
     assert plan.generated == []
+
+
+def test_a_file_naming_another_env_file_is_checked_by_its_own_values(tmp_path: Path) -> None:
+    # oored takes OORE_ENV_FILE from its environment only; inside a file it is just a line, so
+    # checking the file's values must not go looking for the file it names.
+    path = tmp_path / "oore.env"
+    path.write_text(f"OORE_ENV_FILE={tmp_path / 'nowhere.env'}\nOORE_DATA_DIR={tmp_path}\n")
+    plan = plan_env_file(path, force=False, is_root=True, environ={"HOME": str(tmp_path)})
+    assert plan.generated == ["OORE_ADMIN_TOKEN", "OORE_ENCRYPTION_KEY"]

@@ -6,7 +6,6 @@ alone is asked for with hidden input, so it stays out of shell history.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ import asyncclick as click
 from oore.cli.client.commands.common import read_secret, repo_id
 from oore.cli.client.errors import invalid
 from oore.cli.client.session import Session, pass_session
-
-ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
+from oore.envfile import parse_env_file
+from oore.errors import ConfigError
 
 
 @click.group()
@@ -119,7 +118,7 @@ async def set_group(
     """
     if repositories and all_repositories:
         raise invalid("give --repository or --all-repositories, not both")
-    variables = read_env_file(from_env_file) if from_env_file else {}
+    variables = _env_file_variables(from_env_file) if from_env_file else {}
     for item in assignments:
         name, sep, value = item.partition("=")
         variables[name] = value if sep else await read_secret(name)
@@ -170,29 +169,13 @@ def _scope_text(ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(i, i) for i in ids) if ids else "(all)"
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def _env_file_variables(path: Path) -> dict[str, str]:
+    """The file's variables, read as oored reads its own env file; every bad line is named."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise invalid(f"cannot read {path}: {exc}") from None
-    found: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = ENV_LINE.fullmatch(stripped)
-        value = _unquote(match.group(2)) if match else None
-        if match is None or value is None:
-            # The line number only: the line may well hold a secret.
-            raise invalid(f"{path}:{number}: expected NAME=value, NAME='value' or NAME=\"value\"")
-        found[match.group(1)] = value
-    return found
-
-
-def _unquote(value: str) -> str | None:
-    if value[:1] in ("'", '"'):
-        return value[1:-1] if len(value) >= 2 and value[-1] == value[0] else None
-    return value
+        return parse_env_file(path)
+    except ConfigError as exc:
+        # An error is one line on the terminal: one problem per bad line, joined.
+        raise invalid("; ".join(exc.message.splitlines())) from None
 
 
 COMMANDS = (secrets,)

@@ -1,0 +1,331 @@
+"""The table the daemon's settings are read by: one `Setting` row per variable, naming the
+`oore.config.Settings` field it fills, its parser, its default, the expected form a bad value is
+told, and any rule tying it to another setting; with the parsers the rows use. Where the values
+come from (defaults, env file, environment) and how the rows are run is `oore.config`'s job.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oore import crypto
+
+SQLITE_PREFIX = "sqlite:///"
+MIN_ADMIN_TOKEN_LENGTH = 16
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+MIB = 1024 * 1024
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9.-]+")
+
+
+# --- a row ------------------------------------------------------------------------------------
+
+Earlier = Mapping[str, Any]  # the values of the rows above, by Settings field name
+DEFAULT_DATA_DIR = "default data dir"  # in `Earlier` from the start: root's or the user's
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A default `(earlier) -> value`, or a parser `(raw, earlier) -> value`, that needs the
+    values of rows above it."""
+
+    compute: Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A condition on the final value (parsed or default) and the values of rows above it."""
+
+    holds: Callable[[Any, Earlier], bool]
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One variable: the Settings field it fills (two for a tuple value), its parser (raising
+    ValueError for a bad value), its default, the expected form, and a rule, if any."""
+
+    env: str
+    field: str | tuple[str, ...]
+    parse: Callable[[str], Any] | Derived
+    default: Any
+    form: str
+    rule: Rule | None = None
+
+    def read(self, raw: str | None, earlier: Earlier) -> tuple[Any, str | None]:
+        """The value, and the problem with it if any (a bad value is replaced by the default)."""
+        if raw is None:
+            value = self.default_given(earlier)
+        else:
+            try:
+                value = self._parse(raw, earlier)
+            except ValueError:
+                # The exception's own text is dropped: it may quote the (possibly secret) value.
+                return self.default_given(earlier), f"{self.env}: {self.form}"
+        if self.rule is not None and not self.rule.holds(value, earlier):
+            return value, f"{self.env}: {self.rule.problem}"
+        return value, None
+
+    def default_given(self, earlier: Earlier) -> Any:
+        return self.default.compute(earlier) if isinstance(self.default, Derived) else self.default
+
+    def fields(self, value: Any) -> dict[str, Any]:
+        if isinstance(self.field, tuple):
+            return dict(zip(self.field, value, strict=True))
+        return {self.field: value}
+
+    def _parse(self, raw: str, earlier: Earlier) -> Any:
+        if isinstance(self.parse, Derived):
+            return self.parse.compute(raw, earlier)
+        return self.parse(raw)
+
+
+# --- parsers ----------------------------------------------------------------------------------
+
+
+def _parse_bind(raw: str) -> tuple[str, int]:
+    host, sep, port_text = raw.rpartition(":")
+    if not sep or not port_text.isascii() or not port_text.isdigit():
+        raise ValueError("bad bind")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError("bad port")
+    return _parse_host(host), port
+
+
+def _parse_host(host: str) -> str:
+    if host.startswith("[") and host.endswith("]"):
+        return str(ipaddress.IPv6Address(host[1:-1]))
+    if not _HOSTNAME.fullmatch(host):
+        # Also refuses an unbracketed IPv6 address, whose last group would read as the port.
+        raise ValueError("bad host")
+    return host
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _default_base_url(earlier: Earlier) -> str:
+    host, port = earlier["bind_host"], earlier["bind_port"]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _parse_abs_path(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ValueError("not absolute")
+    return path
+
+
+def _parse_database_url(raw: str, earlier: Earlier) -> str:
+    if not raw.startswith(SQLITE_PREFIX) or raw == SQLITE_PREFIX:
+        raise ValueError("unsupported database url")
+    # As in SQLAlchemy, sqlite:///name is relative and sqlite:////abs/name absolute.
+    return _sqlite_url(earlier["data_dir"] / raw.removeprefix(SQLITE_PREFIX))
+
+
+def _default_database_url(earlier: Earlier) -> str:
+    return _sqlite_url(earlier["data_dir"] / "oore.db")
+
+
+def _sqlite_url(path: Path) -> str:
+    return SQLITE_PREFIX + str(path)
+
+
+def _parse_base_url(raw: str) -> str:
+    scheme, sep, rest = raw.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest.strip("/"):
+        raise ValueError("bad url")
+    # Other modules append paths ("/api/webhooks/github"); a trailing slash would double up.
+    return raw.rstrip("/")
+
+
+def parse_admin_token(raw: str) -> str:
+    # Tokens travel in an Authorization header, so whitespace and non-ASCII would break them.
+    if len(raw) < MIN_ADMIN_TOKEN_LENGTH or not all("!" <= char <= "~" for char in raw):
+        raise ValueError("bad token")
+    return raw
+
+
+def _parse_user_name(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?", raw):
+        raise ValueError("bad user name")
+    return raw
+
+
+def _int_in(low: int, high: int | None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        number = int(raw)
+        if number < low or (high is not None and number > high):
+            raise ValueError("out of range")
+        return number
+
+    return parse
+
+
+def _non_negative_float(raw: str) -> float:
+    number = float(raw)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("out of range")
+    return number
+
+
+def _positive_float(raw: str) -> float:
+    number = _non_negative_float(raw)
+    if number == 0:
+        raise ValueError("out of range")
+    return number
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError("not an option")
+        return value
+
+    return parse
+
+
+def _token_or_loopback(token: str | None, earlier: Earlier) -> bool:
+    # Checked only for a token that is absent: a malformed one has its own message already.
+    return token is not None or is_loopback_host(earlier["bind_host"])
+
+
+def _patience_covers_quiet(patience: float, earlier: Earlier) -> bool:
+    # Less patience than the pause waited for would never see a pause during a burst at all.
+    return bool(patience >= earlier["ingest_quiet"])
+
+
+# --- the table --------------------------------------------------------------------------------
+
+BYTES = "expected a number of bytes > 0"
+
+# In reading order: a Derived default or parser and a Rule see the rows above them. Adding a
+# setting is a row here and a field on `oore.config.Settings` (and a line in the README's table).
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "OORE_BIND",
+        ("bind_host", "bind_port"),
+        _parse_bind,
+        ("127.0.0.1", 8080),
+        "expected HOST:PORT such as 127.0.0.1:8080 ([::1]:8080 for IPv6), port 0-65535",
+    ),
+    Setting(
+        "OORE_DATA_DIR",
+        "data_dir",
+        _parse_abs_path,
+        Derived(lambda earlier: earlier[DEFAULT_DATA_DIR]),
+        "expected an absolute path",
+    ),
+    Setting(
+        "OORE_ADMIN_TOKEN",
+        "admin_token",
+        parse_admin_token,
+        None,
+        f"expected at least {MIN_ADMIN_TOKEN_LENGTH} printable ASCII characters without spaces",
+        Rule(_token_or_loopback, "required when OORE_BIND is not a loopback address"),
+    ),
+    Setting(
+        "OORE_DATABASE_URL",
+        "database_url",
+        Derived(_parse_database_url),
+        Derived(_default_database_url),
+        "only sqlite:///PATH is supported for now",
+    ),
+    Setting(
+        "OORE_BASE_URL",
+        "base_url",
+        _parse_base_url,
+        Derived(_default_base_url),
+        "expected a URL starting with http:// or https://, such as https://ci.example.com",
+    ),
+    Setting(
+        "OORE_ENCRYPTION_KEY",
+        "encryption_key",
+        crypto.parse_key,
+        None,
+        "expected 64 hex characters or base64 of 32 bytes",
+    ),
+    Setting("OORE_GITHUB_WEBHOOK_SECRET", "github_webhook_secret", str, None, "any text"),
+    Setting(
+        "OORE_MAX_CONCURRENT_BUILDS",
+        "max_concurrent_builds",
+        _int_in(1, 64),
+        2,
+        "expected a whole number from 1 to 64",
+    ),
+    Setting(
+        "OORE_SHUTDOWN_GRACE",
+        "shutdown_grace",
+        _non_negative_float,
+        30.0,
+        "expected a number of seconds >= 0",
+    ),
+    Setting(
+        "OORE_LOG_LEVEL",
+        "log_level",
+        _choice(LOG_LEVELS),
+        "info",
+        "expected one of " + ", ".join(LOG_LEVELS),
+    ),
+    Setting(
+        "OORE_LOG_FORMAT",
+        "log_format",
+        _choice(LOG_FORMATS),
+        "text",
+        "expected one of " + ", ".join(LOG_FORMATS),
+    ),
+    Setting("OORE_MAX_BODY_BYTES", "max_body_bytes", _int_in(1, None), 25 * MIB, BYTES),
+    Setting(
+        "OORE_KEEP_FAILED_WORKSPACES",
+        "keep_failed_workspaces_hours",
+        _non_negative_float,
+        24.0,
+        "expected a number of hours >= 0",
+    ),
+    Setting("OORE_MAX_LOG_BYTES", "max_log_bytes", _int_in(1, None), 200 * MIB, BYTES),
+    Setting(
+        "OORE_BUILD_USER",
+        "build_user",
+        _parse_user_name,
+        None,
+        "expected a user name or uid (the user builds run as), such as oore-build",
+    ),
+    Setting(
+        "OORE_INGEST_QUIET",
+        "ingest_quiet",
+        _positive_float,
+        0.02,
+        "expected a number of seconds > 0",
+    ),
+    Setting(
+        "OORE_INGEST_PATIENCE",
+        "ingest_patience",
+        _positive_float,
+        5.0,
+        "expected a number of seconds > 0",
+        Rule(
+            _patience_covers_quiet,
+            "expected a number of seconds >= OORE_INGEST_QUIET (raise it, or lower that)",
+        ),
+    ),
+)
