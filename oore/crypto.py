@@ -100,6 +100,11 @@ def keyed_hash(key: bytes, value: str) -> str:
     return hmac_sha256_hex(key, value.encode("utf-8"))
 
 
+def gitlab_token_key(encryption_key: bytes) -> bytes:
+    """The key GitLab webhook tokens are HMAC'd with: derived, so the sealing key has one use."""
+    return hmac.new(encryption_key, b"oore gitlab webhook token", hashlib.sha256).digest()
+
+
 def aad(table: str, row_id: str, column: str) -> bytes:
     """Associated data naming where a sealed value lives, so it cannot be moved elsewhere."""
     # With no ':' in table or column, "table:id:column" splits only one way whatever the id holds.

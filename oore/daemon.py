@@ -1,33 +1,33 @@
 """The `oored` process: the root nursery that owns the store, the actors and the HTTP server.
 
-Start order: store (migrated) → encryption key check → supervisor with the actors → HTTP. On
-SIGTERM/SIGINT the HTTP server stops accepting, in-flight requests get `OORE_SHUTDOWN_GRACE`
-seconds, then everything is cancelled and `run` returns normally (exit 0). A supervisor
-escalation propagates as `SupervisorEscalation` so that the service manager restarts us.
+Start order: the listening socket (so that a taken port fails before anything else starts, and
+a port 0 is known before links are made) → store (migrated) → encryption key check → the wiring
+(`oore.wiring`) → supervisor with the actors → HTTP. On SIGTERM/SIGINT the HTTP server stops
+accepting, in-flight requests get `OORE_SHUTDOWN_GRACE` seconds, then everything is cancelled
+and `run` returns normally (exit 0). A supervisor escalation propagates as
+`SupervisorEscalation` so that the service manager restarts us.
+
+Process-wide tuning (the GIL switch interval, the garbage collector) belongs to the process, not
+to this function: `oored run` applies it (`oore.tuning`), so tests that call `run` keep theirs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import os
 import signal
-import sys
+import socket
 from collections.abc import Callable
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import repr_socket_addr, wrap_app
 
 from oore import __version__
-from oore.actors.executor import Dirs
-from oore.actors.ingester import WebhookIngester
-from oore.actors.logs import LogStreamer
-from oore.actors.messages import IngestRequest, LogMessage, RepositoryMessage
-from oore.actors.planner import BuildPlanner
-from oore.actors.repository import RepositorySupervisor
-from oore.actors.runtime import ChildSpec, Supervisor, mailbox
+from oore.actors.runtime import Supervisor
 from oore.config import Settings
 from oore.crypto import Sealer, aad
 from oore.errors import ConfigError, CryptoError, Unavailable
@@ -35,26 +35,17 @@ from oore.execution.identity import BuildUser, build_user
 from oore.execution.isolation import secure_data_dir
 from oore.groups import unwrap_single
 from oore.http.app import create_app
-from oore.http.fastpath import WebhookFastPath
-from oore.http.services import Services
 from oore.http.wslimits import limit_websockets
 from oore.paths import DataPaths
-from oore.store.announcing import AnnouncingStore
 from oore.store.base import Store
 from oore.store.sqlite import open_sqlite_store
+from oore.wiring import Wiring, wire
 
 log = logging.getLogger("oore.daemon")
 
 KEY_CHECK = "key_check"
-WEBHOOK_INBOX = 256
-REPOSITORY_INBOX = 64
-LOG_INBOX = 64  # output chunks (up to 64 KiB each) waiting for the log streamer
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# How long a worker thread (the log writer, the store's writer) may hold the GIL while the event
-# loop waits for it after a socket call: Python's 5 ms default makes every send to a viewer wait
-# behind a busy log writer.
-SWITCH_INTERVAL = 0.0005
-GC_THRESHOLDS = (10000, 20, 20)
+BACKLOG = 100  # hypercorn's default
 
 
 async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -64,17 +55,51 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
     sealer = Sealer(settings.encryption_key)
     paths = DataPaths(settings.data_dir)
     user = build_user(settings.build_user, paths.build_home)
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    async with open_sqlite_store(settings.database_path) as store:
-        await trio.to_thread.run_sync(secure_data_dir, paths, user, settings.database_path)
-        _warn_unless_separate(user)
-        await verify_key(store, sealer, settings)
-        webhook_send: trio.MemorySendChannel[IngestRequest]
-        webhook_inbox: trio.MemoryReceiveChannel[IngestRequest]
-        webhook_send, webhook_inbox = mailbox(WEBHOOK_INBOX)
-        svc = Services(settings=settings, store=store, sealer=sealer, webhook_inbox=webhook_send)
-        svc.store = AnnouncingStore(store, svc.changes)
-        await _serve(svc, build_children(svc, webhook_inbox, user), on_ready)
+    config = _hypercorn_config(settings)
+    sockets = _bind(settings)
+    try:
+        url = _listening_url(sockets)
+        settings = _with_bound_url(settings, url)
+        async with open_sqlite_store(settings.database_path) as store:
+            await trio.to_thread.run_sync(secure_data_dir, paths, user, settings.database_path)
+            _warn_unless_separate(user)
+            await verify_key(store, sealer, settings)
+            wiring = wire(settings, store, sealer, user)
+            await serve(wiring, config, sockets, lambda: _ready(url, settings, on_ready))
+    finally:
+        for sock in sockets.insecure_sockets:
+            sock.close()
+
+
+def _bind(settings: Settings) -> Sockets:
+    """The listening socket, bound and listening before anything else starts."""
+    family = socket.AF_INET6 if ":" in settings.bind_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((settings.bind_host, settings.bind_port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise Unavailable(
+            f"cannot listen on {settings.bind_host}:{settings.bind_port}: {exc.strerror or exc}; "
+            "stop what uses that address or choose another with --bind or OORE_BIND"
+        ) from exc
+    return Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
+
+
+def _listening_url(sockets: Sockets) -> str:
+    sock = sockets.insecure_sockets[0]
+    return f"http://{repr_socket_addr(sock.family, sock.getsockname())}"
+
+
+def _with_bound_url(settings: Settings, url: str) -> Settings:
+    """Port 0 picks a free port; links and webhook URLs must name the one we got."""
+    if settings.bind_port != 0 or not settings.base_url.endswith(":0"):
+        return settings
+    return dataclasses.replace(settings, base_url=url)
 
 
 def _warn_unless_separate(user: BuildUser) -> None:
@@ -88,128 +113,75 @@ def _warn_unless_separate(user: BuildUser) -> None:
         )
 
 
-async def _serve(svc: Services, actors: Actors, on_ready: Callable[[str], None] | None) -> None:
+def _ready(url: str, settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    log.info("oored %s listening on %s (data dir %s)", __version__, url, settings.data_dir)
+    if on_ready is not None:
+        on_ready(url)
+
+
+async def serve(
+    wiring: Wiring,
+    config: HypercornConfig,
+    sockets: Sockets,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run the actors and the HTTP server on bound `sockets` until a shutdown signal."""
     with unwrap_single():
         async with trio.open_nursery() as nursery:
-            await _start_and_wait(svc, actors, nursery, on_ready)
+            await _start_and_wait(wiring, config, sockets, nursery, on_ready)
             nursery.cancel_scope.cancel()
     log.info("stopped")
 
 
 async def _start_and_wait(
-    svc: Services,
-    actors: Actors,
+    wiring: Wiring,
+    config: HypercornConfig,
+    sockets: Sockets,
     nursery: trio.Nursery,
-    on_ready: Callable[[str], None] | None,
+    on_ready: Callable[[], None] | None,
 ) -> None:
+    settings = wiring.services.settings
     shutdown, http_done = trio.Event(), trio.Event()
     nursery.start_soon(_watch_signals, shutdown)
-    await nursery.start(Supervisor(actors.children).run)
-    binds = await nursery.start(_serve_http, svc, shutdown, http_done)
-    url = binds[0] if binds else svc.settings.base_url
-    if svc.settings.bind_port == 0 and svc.settings.base_url.endswith(":0"):
-        # Port 0 picks a free port; links and webhook URLs must name the one we got.
-        svc.settings = dataclasses.replace(svc.settings, base_url=url)
-    log.info("oored %s listening on %s (data dir %s)", __version__, url, svc.settings.data_dir)
-    _settle_garbage_collector()
+    await nursery.start(Supervisor(list(wiring.children)).run)
+    await nursery.start(_serve_http, wiring, config, sockets, shutdown, http_done)
     if on_ready is not None:
-        on_ready(url)
+        on_ready()
     await shutdown.wait()
-    log.info("shutting down: no new requests; %.0fs grace", svc.settings.shutdown_grace)
+    log.info("shutting down: no new requests; %.0fs grace", settings.shutdown_grace)
     # One grace for everything: hypercorn finishes in-flight requests, running builds may finish;
     # whatever is still running then is cancelled by our caller (its process groups killed).
-    with trio.move_on_after(svc.settings.shutdown_grace):
-        await actors.repositories.drain()
+    with trio.move_on_after(settings.shutdown_grace):
+        await wiring.repositories.drain()
         await http_done.wait()
 
 
-def _settle_garbage_collector() -> None:
-    """Keep the cyclic garbage collector's full passes short while serving.
-
-    Everything alive once the daemon is up (modules, the app, the actors) lives as long as the
-    process: frozen, a full pass no longer walks it. Measured under a webhook burst, full passes
-    over it took 24-55 ms each, about once a second: they were the acknowledgement tail.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-def build_children(
-    svc: Services,
-    webhook_inbox: trio.MemoryReceiveChannel[IngestRequest],
-    user: BuildUser | None = None,
-) -> Actors:
-    """The supervised actors, in start order; mailboxes outlive restarts of their readers."""
-    paths = svc.paths
-    log_send: trio.MemorySendChannel[LogMessage]
-    log_inbox: trio.MemoryReceiveChannel[LogMessage]
-    log_send, log_inbox = mailbox(LOG_INBOX)
-    repo_send: trio.MemorySendChannel[RepositoryMessage]
-    repo_inbox: trio.MemoryReceiveChannel[RepositoryMessage]
-    repo_send, repo_inbox = mailbox(REPOSITORY_INBOX)
-    svc.repository_inbox = repo_send
-    dirs = Dirs(paths.workspaces, paths.artifacts, paths.cache, paths.scratch, user)
-    planner = BuildPlanner(svc.store, svc.sealer, paths.mirrors)
-    repositories = RepositorySupervisor(
-        svc.store,
-        planner,
-        repo_inbox,
-        log_send,
-        dirs,
-        max_concurrent=svc.settings.max_concurrent_builds,
-        keep_failed_hours=svc.settings.keep_failed_workspaces_hours,
-        logs_dir=paths.logs,
-    )
-    streamer = LogStreamer(svc.log_hub, log_inbox, cap=svc.settings.max_log_bytes)
-    ingester = WebhookIngester(
-        svc.store, webhook_inbox, repo_send, svc.ingest_overflow, lull=svc.deliveries
-    )
-    children = [
-        ChildSpec("log-streamer", streamer.run),
-        ChildSpec("repository-supervisor", repositories.run),
-        ChildSpec("webhook-ingester", ingester.run),
-    ]
-    return Actors(children, repositories)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Actors:
-    children: list[ChildSpec]
-    repositories: RepositorySupervisor
-
-
 async def _serve_http(
-    svc: Services,
+    wiring: Wiring,
+    config: HypercornConfig,
+    sockets: Sockets,
     shutdown: trio.Event,
     done: trio.Event,
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    config = _hypercorn_config(svc)
+    app = wrap_app(create_app(wiring.services), config.wsgi_max_body_size, "asgi")
     try:
         with unwrap_single():
-            await serve(
-                WebhookFastPath(create_app(svc), svc),
+            await worker_serve(
+                app,
                 config,
+                sockets=sockets,
                 shutdown_trigger=shutdown.wait,
                 task_status=task_status,
             )
-    except OSError as exc:  # binding is the only socket call that reaches us
-        raise Unavailable(
-            f"cannot listen on {', '.join(config.bind)}: {exc.strerror or exc}; stop what "
-            "uses that address or choose another with --bind or OORE_BIND"
-        ) from exc
     finally:
         done.set()
 
 
-def _hypercorn_config(svc: Services) -> HypercornConfig:
+def _hypercorn_config(settings: Settings) -> HypercornConfig:
     config = HypercornConfig()
-    host = svc.settings.bind_host
-    host = f"[{host}]" if ":" in host else host
-    config.bind = [f"{host}:{svc.settings.bind_port}"]
-    config.graceful_timeout = svc.settings.shutdown_grace
+    config.graceful_timeout = settings.shutdown_grace
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.include_server_header = False

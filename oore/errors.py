@@ -72,6 +72,12 @@ class PayloadTooLarge(OoreError):
     status = 413
 
 
+class ClientDisconnected(BadRequest):
+    """The client went away before its request was complete: there is nobody to answer."""
+
+    code = "client_disconnected"
+
+
 class RequestTimeout(OoreError):
     code = "request_timeout"
     status = 408

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from oore.errors import IllegalTransition
+from oore.ids import new_id
 
 
 def utcnow() -> str:
@@ -203,7 +204,7 @@ class WebhookEvent:
     body: bytes = b""
     reason: str | None = None
     processed_at: str | None = None
-    trigger: dict[str, Any] | None = None
+    trigger: Trigger | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,7 @@ class Build:
     number: int
     workflow: str
     status: BuildStatus
-    trigger: dict[str, Any]
+    trigger: Trigger
     created_at: str
     attempt: int = 1
     retry_of: str | None = None
@@ -229,15 +230,31 @@ class Build:
     workspace: str | None = None
     recovered: bool = False  # re-queued after a daemon restart interrupted its parent
 
+    @classmethod
+    def queued(
+        cls, repository_id: str, workflow: str, trigger: Trigger, event_id: str | None = None
+    ) -> Build:
+        """A new build waiting in the queue (the store numbers it as it creates it)."""
+        return cls(
+            id=new_id(),
+            repository_id=repository_id,
+            number=0,
+            workflow=workflow,
+            status=BuildStatus.QUEUED,
+            trigger=trigger,
+            created_at=utcnow(),
+            event_id=event_id,
+        )
+
     @property
     def sha(self) -> str:
-        return str(self.trigger["sha"])
+        return self.trigger.sha
 
     @property
     def from_fork(self) -> bool:
-        """Built from a fork's pull request: untrusted code. A pull request stored before forks
-        were told apart counts as one (fail closed)."""
-        return bool(self.trigger.get("from_fork", self.trigger.get("kind") == "pull_request"))
+        """Built from a fork's pull request: untrusted code. (A pull request stored before forks
+        were told apart counts as one: `Trigger.from_json` fails closed.)"""
+        return self.trigger.from_fork
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import sys
+from collections.abc import Callable
+from functools import partial
+
 import pytest
 import trio
 
@@ -9,13 +15,10 @@ from oore import daemon
 from oore.actors.runtime import ChildSpec, SupervisorEscalation
 from oore.config import Settings
 from oore.crypto import Sealer
-from oore.http.services import Services
+from oore.errors import Unavailable
+from oore.execution.identity import current_user
 from oore.store.sqlite import SqliteStore
-
-
-class _NoBuilds:
-    async def drain(self) -> None:
-        return None
+from oore.wiring import wire
 
 
 async def test_an_actor_that_keeps_crashing_escalates_out_of_the_daemon(
@@ -29,9 +32,42 @@ async def test_an_actor_that_keeps_crashing_escalates_out_of_the_daemon(
         task_status.started()
         raise RuntimeError("boom")
 
-    svc = Services(settings=settings, store=store, sealer=sealer)
-    actors = daemon.Actors([ChildSpec("crasher", crasher)], _NoBuilds())  # type: ignore[arg-type]
-    with trio.fail_after(30), pytest.raises(SupervisorEscalation) as caught:
-        await daemon._serve(svc, actors, None)
+    wiring = wire(settings, store, sealer, current_user())
+    crashing = dataclasses.replace(wiring, children=(ChildSpec("crasher", crasher),))
+    config = daemon._hypercorn_config(settings)
+    sockets = daemon._bind(settings)
+    try:
+        with trio.fail_after(30), pytest.raises(SupervisorEscalation) as caught:
+            await daemon.serve(crashing, config, sockets)
+    finally:
+        for sock in sockets.insecure_sockets:
+            sock.close()
     assert caught.value.child == "crasher"
     assert starts == 6  # the first start and five restarts within the window
+
+
+async def test_running_the_daemon_in_process_leaves_the_interpreter_as_it_was(
+    settings: Settings, sealer: Sealer
+) -> None:
+    """Interpreter tuning belongs to `oored run` (oore.tuning), not to `daemon.run`."""
+    interval, frozen = sys.getswitchinterval(), gc.get_freeze_count()
+    ready = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(daemon.run, settings, on_ready=lambda url: ready.set()))
+        with trio.fail_after(30):
+            await ready.wait()
+        assert (sys.getswitchinterval(), gc.get_freeze_count()) == (interval, frozen)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_taken_port_fails_before_the_store_is_opened(
+    make_settings: Callable[..., Settings],
+) -> None:
+    with trio.socket.socket() as taken:
+        await taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(OORE_BIND=f"127.0.0.1:{port}")
+        with pytest.raises(Unavailable, match=r"cannot listen on 127\.0\.0\.1"):
+            await daemon.run(settings)
+    assert not settings.database_path.exists()

@@ -12,6 +12,7 @@ once, however often they are sent.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import trio
 
@@ -26,11 +27,29 @@ from oore.webhooks.delivery import json_document
 log = logging.getLogger("oore.actors.ingester")
 
 SWEEP_BATCH = 500
-# Processing waits for a pause of DEFER_QUIET seconds between deliveries, DEFER_PATIENCE at most:
-# during a burst the daemon's CPU goes to acknowledging deliveries quickly; the events are
-# stored, so only their builds start a little later.
-DEFER_QUIET = 0.02
-DEFER_PATIENCE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestQueue:
+    """The HTTP side's handle on the ingester: wake it for a stored delivery, never waiting.
+
+    Every new delivery touches `deliveries`, the `Lull` the ingester waits on, so that during a
+    burst the CPU goes to acknowledging deliveries first (OORE_INGEST_QUIET and
+    OORE_INGEST_PATIENCE tune it); the events are stored, so only their builds start later.
+    """
+
+    inbox: trio.MemorySendChannel[IngestRequest]
+    overflow: Doorbell
+    deliveries: Lull
+
+    def kick(self, request: IngestRequest) -> None:
+        """A full inbox is fine: the event is stored, and the ringing makes the ingester sweep."""
+        if isinstance(request, WebhookEvent):  # a new delivery (not a reprocess request)
+            self.deliveries.touch()
+        try:
+            self.inbox.send_nowait(request)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            self.overflow.ring()
 
 
 class WebhookIngester:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from oore.actors.executor import BuildJob
 from oore.actors.messages import ManualBuild, TriggerReceived
@@ -70,6 +70,16 @@ class Plan:
         return workflow in self.cancel_previous
 
 
+class Planner(Protocol):
+    """What the RepositorySupervisor asks of a planner (a seam: unit tests pass a fake)."""
+
+    mirrors_dir: Path
+
+    async def for_trigger(self, message: TriggerReceived, event: WebhookEvent) -> Plan: ...
+    async def for_manual(self, message: ManualBuild) -> Build: ...
+    async def job_for(self, build: Build) -> BuildJob | str: ...
+
+
 class BuildPlanner:
     def __init__(
         self, store: Store, sealer: Sealer, mirrors_dir: Path, *, git_timeout: float = 600
@@ -87,7 +97,7 @@ class BuildPlanner:
     async def for_trigger(self, message: TriggerReceived, event: WebhookEvent) -> Plan:
         repo = await self.store.get_repository(message.repository_id)
         trigger = message.trigger
-        base = _build(repo, trigger, "", event_id=message.event_id)
+        base = Build.queued(repo.id, "", trigger, event_id=message.event_id)
         try:
             mirror = await self._mirror(repo)
             await self._fetch_commit(mirror, trigger)
@@ -164,7 +174,7 @@ class BuildPlanner:
             branch=message.branch,
             tag=message.tag,
         )
-        build = _build(repo, trigger, workflow.id)
+        build = Build.queued(repo.id, workflow.id, trigger)
         return dataclasses.replace(build, inputs=inputs, extra_env=dict(message.env))
 
     async def _manual_sha(self, mirror: Mirror, message: ManualBuild) -> str:
@@ -187,7 +197,7 @@ class BuildPlanner:
     async def job_for(self, build: Build) -> BuildJob | str:
         """Everything the executor needs, or the reason the build cannot run."""
         repo = await self.store.get_repository(build.repository_id)
-        trigger = Trigger.from_json(build.trigger)
+        trigger = build.trigger
         try:
             mirror = await self._mirror(repo)
             await self._fetch_commit(mirror, trigger)
@@ -336,19 +346,6 @@ def _with_inputs(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
         for s in workflow.scripts
     )
     return dataclasses.replace(workflow, scripts=scripts)
-
-
-def _build(repo: Repository, trigger: Trigger, workflow: str, event_id: str | None = None) -> Build:
-    return Build(
-        id=new_id(),
-        repository_id=repo.id,
-        number=0,
-        workflow=workflow,
-        status=BuildStatus.QUEUED,
-        trigger=trigger.to_json(),
-        created_at=utcnow(),
-        event_id=event_id,
-    )
 
 
 def _finished(base: Build, workflow: str, status: BuildStatus, reason: str) -> Build:

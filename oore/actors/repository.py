@@ -34,7 +34,7 @@ from oore.actors.messages import (
     RetryBuild,
     TriggerReceived,
 )
-from oore.actors.planner import BuildPlanner, Plan
+from oore.actors.planner import Plan, Planner
 from oore.actors.removal import RepositoryFiles, remove_all
 from oore.actors.runtime import reply
 from oore.errors import Conflict, IllegalTransition, NotFound, OoreError
@@ -51,7 +51,7 @@ INTERRUPTED = "interrupted by a daemon restart"
 # The supervisor itself was restarted (after an internal error), not the daemon: say so.
 INTERRUPTED_IN_PROCESS = "interrupted when the build queue restarted after an internal error"
 WORKSPACE_SWEEP_SECONDS = 3600.0
-ACTIVE = ("queued", "preparing", "running")
+ACTIVE = (BuildStatus.QUEUED, BuildStatus.PREPARING, BuildStatus.RUNNING)
 
 
 @dataclass(slots=True)
@@ -68,7 +68,7 @@ class RepositorySupervisor:
     def __init__(
         self,
         store: Store,
-        planner: BuildPlanner,
+        planner: Planner,
         inbox: trio.MemoryReceiveChannel[RepositoryMessage],
         logs: trio.MemorySendChannel[LogMessage],
         dirs: Dirs,
@@ -193,7 +193,7 @@ class RepositorySupervisor:
                     return  # handled already: a redelivery, or a sweep racing the first send
                 plan = await self.planner.for_trigger(message, event)
                 created = await self.store.create_builds_for_event(
-                    message.event_id, plan.builds, plan.summary, message.trigger.to_json()
+                    message.event_id, plan.builds, plan.summary, message.trigger
                 )
         if scope.cancelled_caught:
             raise _deleted(message.repository_id)
@@ -209,7 +209,7 @@ class RepositorySupervisor:
             async with self._lock(message.repository_id):
                 self._refuse_if_deleting(message.repository_id)
                 build = await self.planner.for_manual(message)
-                created = await self.store.create_numbered_build(build)
+                created = await self.store.create_build(build)
         if created is None:
             raise _deleted(message.repository_id)
         self._wake.ring()
@@ -220,7 +220,7 @@ class RepositorySupervisor:
         if not original.status.finished:
             raise Conflict(f"build {original.id} is still {original.status}; cancel it first")
         self._refuse_if_deleting(original.repository_id)
-        created = await self.store.create_numbered_build(_again(original, recovered=False))
+        created = await self.store.create_build(_again(original, recovered=False))
         self._wake.ring()
         return created
 
@@ -253,7 +253,7 @@ class RepositorySupervisor:
         for build in created:
             if build.status is not BuildStatus.QUEUED or not plan.cancels_previous(build.workflow):
                 continue
-            for older in await self.store.builds_in(("queued", "preparing", "running")):
+            for older in await self.store.builds_in(ACTIVE):
                 if older.id < build.id and _same_line(older, build):
                     log.info("build %s supersedes %s", build.id, older.id)
                     try:
@@ -289,7 +289,7 @@ class RepositorySupervisor:
             await self._wake.wait()
 
     async def _schedule(self) -> None:
-        queued = await self.store.builds_in(("queued",))
+        queued = await self.store.builds_in((BuildStatus.QUEUED,))
         reasons: dict[str, str] = {}
         waiting = 0
         behind_fork = False
@@ -443,14 +443,14 @@ class RepositorySupervisor:
     async def recover(self) -> None:
         self._runs += 1
         why = INTERRUPTED if self._runs == 1 else INTERRUPTED_IN_PROCESS
-        for build in await self.store.builds_in(("preparing", "running")):
+        for build in await self.store.builds_in((BuildStatus.PREPARING, BuildStatus.RUNNING)):
             if build.process_group is not None:
                 kill_group(build.process_group)
             await self.store.transition_build(build.id, BuildStatus.ERRORED, error=why)
             if build.workspace:
                 await remove_workspace(Path(build.workspace))
             if not build.recovered:
-                again = await self.store.create_numbered_build(_again(build, recovered=True))
+                again = await self.store.create_build(_again(build, recovered=True))
                 log.warning("build %s %s; queued again as %s", build.id, why, again.id)
             else:
                 log.warning("build %s %s again; not queued a third time", build.id, why)
@@ -493,9 +493,9 @@ def _same_line(older: Build, newer: Build) -> bool:
     if older.repository_id != newer.repository_id or older.workflow != newer.workflow:
         return False
     a, b = older.trigger, newer.trigger
-    if b.get("pr_number") is not None:
-        return bool(a.get("pr_number") == b.get("pr_number"))
-    return a.get("branch") is not None and a.get("branch") == b.get("branch") and not a.get("tag")
+    if b.pr_number is not None:
+        return a.pr_number == b.pr_number
+    return a.branch is not None and a.branch == b.branch and not a.tag
 
 
 async def _error_if_open(store: Store, build_id: str, message: str) -> None:

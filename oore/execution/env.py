@@ -51,7 +51,7 @@ def build_environment(
     user: BuildUser | None = None,
 ) -> dict[str, str]:
     trigger = build.trigger
-    pr = trigger.get("pr_number")
+    pr = trigger.pr_number
     values = {
         "CI": "true",
         "OORE": "true",
@@ -59,17 +59,17 @@ def build_environment(
         "OORE_BUILD_ID": build.id,
         "OORE_BUILD_NUMBER": str(build.number),
         "OORE_COMMIT_SHA": build.sha,
-        "OORE_BRANCH": trigger.get("branch") or "",
-        "OORE_TAG": trigger.get("tag") or "",
+        "OORE_BRANCH": trigger.branch or "",
+        "OORE_TAG": trigger.tag or "",
         "OORE_PULL_REQUEST": str(pr) if pr else "false",
         "OORE_WORKFLOW": build.workflow,
         "OORE_ARTIFACTS_DIR": str(paths.export_dir),
         "CM_BUILD_DIR": str(paths.workspace),
         "FCI_BUILD_DIR": str(paths.workspace),
         "CM_BUILD_ID": build.id,
-        "CM_BRANCH": trigger.get("branch") or "",
+        "CM_BRANCH": trigger.branch or "",
         "CM_COMMIT": build.sha,
-        "CM_TAG": trigger.get("tag") or "",
+        "CM_TAG": trigger.tag or "",
         "CM_PULL_REQUEST": "true" if pr else "false",
         "CM_PULL_REQUEST_NUMBER": str(pr) if pr else "",
         "CM_REPO_SLUG": repo.full_name,

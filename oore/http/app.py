@@ -1,11 +1,11 @@
-"""The Quart-Trio application: blueprints, the body-size limit, and error mapping."""
+"""The Quart-Trio application: blueprints, the body-size limit, error mapping, and the ASGI
+layers in front of it (the webhook receivers, the WebSocket message guard)."""
 
 from __future__ import annotations
 
 from quart import request
 from quart_trio import QuartTrio
 
-from oore.errors import PayloadTooLarge
 from oore.http import (
     builds,
     errors,
@@ -17,14 +17,14 @@ from oore.http import (
     secrets,
     system,
     tokens,
-    webhooks,
 )
 from oore.http.auth import authenticate_request
+from oore.http.fastpath import LARGE_BODIES, LargeBodies, WebhookFastPath
 from oore.http.services import APP_KEY, Services
 from oore.http.wslimits import DiscardClientMessages
 
 
-def create_app(svc: Services) -> QuartTrio:
+def create_app(svc: Services, large_bodies: LargeBodies = LARGE_BODIES) -> QuartTrio:
     app = QuartTrio("oore")
     # "//" in a path would otherwise be answered with an HTML redirect instead of JSON.
     app.url_map.merge_slashes = False
@@ -34,10 +34,14 @@ def create_app(svc: Services) -> QuartTrio:
     app.before_request(_refuse_large_bodies)
     app.before_request(authenticate_request)
     errors.install(app)
-    blueprints = (system, tokens, repositories, webhooks, events, builds, logs, pipelines, secrets)
+    blueprints = (system, tokens, repositories, events, builds, logs, pipelines, secrets)
     for module in (*blueprints, openapi):
         app.register_blueprint(module.blueprint)
-    app.asgi_app = DiscardClientMessages(app.asgi_app)  # type: ignore[method-assign]
+    # Webhook deliveries are answered before Quart (fastpath.py); WebSocket messages from
+    # clients are dropped before they are buffered (wslimits.py).
+    app.asgi_app = WebhookFastPath(  # type: ignore[method-assign]
+        DiscardClientMessages(app.asgi_app), svc.intake, svc.settings.max_body_bytes, large_bodies
+    )
     return app
 
 
@@ -46,4 +50,4 @@ async def _refuse_large_bodies() -> None:
     # is cut off by Quart's MAX_CONTENT_LENGTH as soon as it passes the limit.
     limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the request body is over the {limit}-byte limit")
+        raise errors.too_large(limit)

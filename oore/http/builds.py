@@ -20,7 +20,7 @@ from oore.errors import NotFound, Unavailable, ValidationError
 from oore.http import present, validate
 from oore.http.jsonio import read_json_object
 from oore.http.repositories import BRANCH
-from oore.http.services import Services, services
+from oore.http.services import services
 from oore.model import Build, BuildStatus
 from oore.store.base import BuildFilter
 
@@ -56,10 +56,8 @@ async def get_build(build_id: str) -> Response:
     build = await store.get_build(build_id)
     position = None
     if build.status is BuildStatus.QUEUED:
-        queued = [b.id for b in await store.builds_in(("queued",))]
-        if build_id in queued:
-            position = queued.index(build_id) + 1
-        else:  # it left the queue between the two reads: answer with what it is now
+        position = await store.queue_position(build_id)
+        if position is None:  # it left the queue meanwhile: answer with what it is now
             build = await store.get_build(build_id)
     steps = await store.get_steps(build_id)
     return jsonify(present.build_detail(build, steps, position))
@@ -146,18 +144,11 @@ async def download_artifact(artifact_id: str) -> Response:
 
 
 async def _ask(make: Callable[[trio.MemorySendChannel[Reply]], RepositoryMessage]) -> Build:
-    inbox = _inbox(services())
     try:
-        answer: Reply = await ask(inbox, make, timeout=REQUEST_TIMEOUT)
+        answer: Reply = await ask(services().repository_inbox, make, timeout=REQUEST_TIMEOUT)
     except RequestError as exc:
         raise Unavailable(f"the build queue did not answer: {exc}") from exc
     return answer.unwrap()
-
-
-def _inbox(svc: Services) -> trio.MemorySendChannel[RepositoryMessage]:
-    if svc.repository_inbox is None:
-        raise Unavailable("the build queue is not running")
-    return svc.repository_inbox
 
 
 def _mapping(body: dict[str, Any], field: str, ok: Callable[[Any], bool]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ async def get_event(event_id: str) -> Response:
 async def reprocess_event(event_id: str) -> tuple[Response, int]:
     svc = services()
     event = await svc.store.reset_event(event_id)
-    svc.kick_ingester(event.id)
+    svc.reprocess(event.id)
     return jsonify(present.event_summary(event)), 202
 
 

@@ -1,62 +1,72 @@
-"""An ASGI fast path for webhook deliveries, in front of the Quart app.
+"""The webhook receivers: an ASGI layer in front of the Quart app, the only path deliveries take.
 
 Providers send bursts of deliveries and expect an answer within seconds; Quart's per-request
 machinery (contexts, signals, wrappers) costs more CPU than verifying and storing a delivery
-(measured: ~0.7 ms per trivial Quart request against ~0.4 ms for a bare ASGI handler on this
-machine). So `POST /api/webhooks/...` is answered here, by the same `Intake` the Quart routes
-use, with the same body limit, error format and answers; everything else goes to Quart.
+(bench/RESULTS.md, "Webhook intake"). So `create_app` installs this layer as the app's
+`asgi_app`: `POST /api/webhooks/...` is answered here, by the framework-free `Intake`, with the
+body limit and error answers (`oore.http.errors.error_answer`) every other route has; everything
+else goes on to Quart. The in-process test client and hypercorn both enter through it.
 
 Anyone can post here, so what a delivery may cost is bounded before it is read: one that its
 headers condemn (no signature or token, say) is read and dropped as it arrives; a large GitHub
 body is HMAC-ed as it arrives and refused unjoined when the signature is wrong (see
-`webhookbody`); and at most `LARGE_BODIES` bodies over `LARGE_BODY` bytes are read at once (the
+`webhookbody`); and only one body over `LARGE_BODY` bytes is read at a time (the
 others wait in the kernel's buffers): eight clients posting 25 MB each no longer hold 200 MB.
 So that a client sending slowly cannot keep that slot (and every large delivery after it out),
-a large body must arrive at `MIN_BYTES_PER_SECOND` (after `READ_GRACE` seconds) or is answered
-408, and a delivery waits at most `SLOT_WAIT` seconds for the slot before a 503.
+a large body must arrive at `LargeBodies.min_rate` (after its `read_grace`) or is answered 408,
+and a delivery waits at most `LargeBodies.slot_wait` seconds for the slot before a 503.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
+from dataclasses import dataclass
 from typing import Any, cast
 
 import trio
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
-from oore.errors import OoreError, RequestTimeout, Unavailable
-from oore.http.services import Services
+from oore.errors import ClientDisconnected, OoreError, RequestTimeout, Unavailable
+from oore.http.errors import error_answer
 from oore.http.webhookbody import receive_body
-from oore.webhooks.intake import UNVERIFIED_BYTES, Answer, Headers
+from oore.webhooks.intake import UNVERIFIED_BYTES, Answer, Headers, Intake
 
-log = logging.getLogger("oore.http")
-
+GITHUB = "/api/webhooks/github"
 GITLAB = re.compile(r"/api/webhooks/gitlab/([^/]+)")
+# The routes answered here (not in Quart's URL map; the OpenAPI and route-auth tests add them).
+ROUTES = (("POST", GITHUB), ("POST", "/api/webhooks/gitlab/{repository_id}"))
 LARGE_BODY = 1024 * 1024
-LARGE_BODIES = 1
-SLOT_WAIT = 8.0  # GitHub gives up on a delivery after 10 s
-READ_GRACE = 10.0
-MIN_BYTES_PER_SECOND = 256 * 1024
+ONE_LARGE_BODY_AT_A_TIME = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LargeBodies:
+    """How long a large delivery may wait for the slot, and how fast it must then arrive."""
+
+    slot_wait: float = 8.0  # GitHub gives up on a delivery after 10 s
+    read_grace: float = 10.0
+    min_rate: int = 256 * 1024  # bytes per second
+
+
+LARGE_BODIES = LargeBodies()
 
 
 class WebhookFastPath:
     def __init__(
         self,
         app: ASGIFramework,
-        svc: Services,
-        *,
-        slot_wait: float = SLOT_WAIT,
-        read_grace: float = READ_GRACE,
-        min_rate: int = MIN_BYTES_PER_SECOND,
+        intake: Intake,
+        max_body_bytes: int,
+        large: LargeBodies,
     ) -> None:
         self.app = app
-        self.svc = svc
-        self.large_bodies = trio.CapacityLimiter(LARGE_BODIES)
-        self.slot_wait = slot_wait
-        self.read_grace = read_grace
-        self.min_rate = min_rate
+        self.intake = intake
+        self.max_body_bytes = max_body_bytes
+        self.large_bodies = trio.CapacityLimiter(ONE_LARGE_BODY_AT_A_TIME)
+        self.slot_wait = large.slot_wait
+        self.read_grace = large.read_grace
+        self.min_rate = large.min_rate
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -67,26 +77,24 @@ class WebhookFastPath:
             return
         path = fields.get("path", "")
         gitlab = GITLAB.fullmatch(path)
-        if path != "/api/webhooks/github" and gitlab is None:
+        if path != GITHUB and gitlab is None:
             await self.app(scope, receive, send)
             return
         headers = _headers(fields)
         try:
             answer = await self._answer(receive, headers, gitlab)
-        except OoreError as exc:
-            # A body refused unread, or cut off, may still be arriving: close the connection.
-            await _send(send, _error(exc), close=exc.status in (408, 413, 503))
+        except ClientDisconnected:
+            return  # nobody to answer
+        except Exception as exc:
+            error = error_answer(exc)
+            await _send(send, error.status, error.body, close=error.close)
             return
-        except Exception:
-            log.exception("unhandled error in the webhook fast path")
-            await _send(send, Answer(500, _error_body("internal_error", "internal error")))
-            return
-        await _send(send, answer)
+        await _send(send, answer.status, answer.body)
 
     async def _answer(
         self, receive: ASGIReceiveCallable, headers: Headers, gitlab: re.Match[str] | None
     ) -> Answer:
-        intake = self.svc.intake
+        intake = self.intake
         try:
             if gitlab is not None:
                 await intake.gitlab_headers(gitlab.group(1), headers)
@@ -95,7 +103,7 @@ class WebhookFastPath:
         except OoreError:
             # Refused on its headers alone: read the body (so that the client gets the answer)
             # but keep none of it.
-            await receive_body(receive, headers, self.svc.settings.max_body_bytes, keep_up_to=0)
+            await receive_body(receive, headers, self.max_body_bytes, keep_up_to=0)
             raise
         if _large(headers):
             return await self._take_large(receive, headers, gitlab)
@@ -123,8 +131,8 @@ class WebhookFastPath:
     async def _take(
         self, receive: ASGIReceiveCallable, headers: Headers, gitlab: re.Match[str] | None
     ) -> Answer:
-        intake = self.svc.intake
-        limit = self.svc.settings.max_body_bytes
+        intake = self.intake
+        limit = self.max_body_bytes
         if gitlab is not None:
             received = await receive_body(receive, headers, limit)
             return await intake.gitlab(gitlab.group(1), headers, received.raw())
@@ -150,19 +158,12 @@ def _headers(scope: dict[str, Any]) -> Headers:
     return Headers({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
 
 
-def _error(exc: OoreError) -> Answer:
-    extra = {"field": exc.field} if hasattr(exc, "field") else {}
-    return Answer(exc.status, _error_body(exc.code, exc.message, **extra))
-
-
-def _error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
-
-
-async def _send(send: ASGISendCallable, answer: Answer, *, close: bool = False) -> None:
-    body = json.dumps(answer.body).encode()
+async def _send(
+    send: ASGISendCallable, status: int, answer: dict[str, Any], *, close: bool = False
+) -> None:
+    body = json.dumps(answer).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:  # a refused body may still be arriving: this connection cannot be reused
+    if close:
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

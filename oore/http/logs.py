@@ -28,7 +28,7 @@ from oore.logs.logfile import Batch, paths
 from oore.logs.wire import encode_lines
 from oore.model import Build
 from oore.primitives import Subscription
-from oore.store.announcing import Change
+from oore.store.changes import Change, ChangeKind
 
 blueprint = Blueprint("logs", __name__)
 
@@ -251,7 +251,7 @@ async def events() -> None:
     if await websocket_principal() is None:
         return
     await websocket.accept()
-    with svc.changes.subscribe(buffer=256) as changes:
+    with svc.changes.subscribe(buffer=256, accept=_about_builds) as changes:
         async for change in _with_heartbeats(changes):
             if change is None:
                 await _send({"type": "heartbeat"})
@@ -267,6 +267,11 @@ async def _with_heartbeats(changes: Any) -> AsyncIterator[Change | None]:
         with trio.move_on_after(HEARTBEAT_SECONDS) as idle:
             change = await changes.receive.receive()
         yield None if idle.cancelled_caught else change
+
+
+def _about_builds(change: Change) -> bool:
+    # Repository changes are for in-process caches (the webhook intake), not this stream.
+    return change.kind is not ChangeKind.REPOSITORY_CHANGED
 
 
 def _change_message(change: Change) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def event_detail(ev: WebhookEvent, builds: list[Build]) -> dict[str, Any]:
         "headers": ev.headers,
         "payload": _payload(ev.body),
         "size": len(ev.body),
-        "trigger": ev.trigger,
+        "trigger": ev.trigger.to_json() if ev.trigger is not None else None,
         "builds": [build_summary(b) for b in builds],
     }
 
@@ -76,11 +76,11 @@ def build_summary(b: Build) -> dict[str, Any]:
         "project_build_number": b.project_build_number,
         "workflow": b.workflow,
         "status": str(b.status),
-        "branch": b.trigger.get("branch"),
-        "tag": b.trigger.get("tag"),
-        "sha": b.trigger.get("sha"),
-        "kind": b.trigger.get("kind"),
-        "pr_number": b.trigger.get("pr_number"),
+        "branch": b.trigger.branch,
+        "tag": b.trigger.tag,
+        "sha": b.trigger.sha,
+        "kind": str(b.trigger.kind),
+        "pr_number": b.trigger.pr_number,
         "attempt": b.attempt,
         "retry_of": b.retry_of,
         "queue_reason": b.queue_reason,
@@ -95,7 +95,7 @@ def build_summary(b: Build) -> dict[str, Any]:
 def build_detail(b: Build, steps: list[Step], queue_position: int | None) -> dict[str, Any]:
     return {
         **build_summary(b),
-        "trigger": b.trigger,
+        "trigger": b.trigger.to_json(),
         "event_id": b.event_id,
         "inputs": b.inputs,
         "env_names": sorted(b.extra_env),

@@ -17,14 +17,11 @@ DELETE_TIMEOUT = 120.0
 
 async def delete_repository(svc: Services, repository_id: str) -> None:
     """Delete the repository, its builds and its files, once its builds have ended."""
-    inbox = svc.repository_inbox
-    if inbox is None:
-        # No build queue (an app without actors): no build can be running, only rows exist.
-        await svc.store.delete_repository(repository_id)
-        return
     try:
         answer: Reply = await request(
-            inbox, lambda reply: DeleteRepository(repository_id, reply), timeout=DELETE_TIMEOUT
+            svc.repository_inbox,
+            lambda reply: DeleteRepository(repository_id, reply),
+            timeout=DELETE_TIMEOUT,
         )
     except RequestError as exc:
         raise Unavailable(

@@ -20,7 +20,7 @@ from oore.http.jsonio import read_json_object
 from oore.http.services import Services, services
 from oore.ids import new_id
 from oore.model import Provider, Repository, utcnow
-from oore.store.base import RepositorySecrets
+from oore.store.base import UPDATABLE_REPOSITORY_FIELDS, RepositorySecrets
 
 blueprint = Blueprint("repositories", __name__)
 
@@ -48,17 +48,7 @@ CREDENTIALS_MESSAGE = (
 BRANCH = re.compile(
     r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!.*\.lock$)[^\x00-\x20~^:?*\[\\\x7f]+(?<![./])"
 )
-UPDATABLE = {
-    "clone_url",
-    "default_branch",
-    "active",
-    "github_repo_id",
-    "github_installation_id",
-    "gitlab_project_id",
-    "badge_public",
-    "allow_fork_secrets",
-    "webhook_secret",
-}
+UPDATABLE = UPDATABLE_REPOSITORY_FIELDS | {"webhook_secret"}
 CREATABLE = UPDATABLE | {"provider", "owner", "name"}
 
 
@@ -88,7 +78,6 @@ async def create_repository() -> tuple[Response, int]:
     )
     svc = services()
     await svc.store.create_repository(repo, _seal_secret(svc, repo, secret))
-    svc.intake.forget()
     created = await svc.store.get_repository(repo.id)
     return jsonify(_with_webhook(svc, created) | {"webhook_secret": secret}), 201
 
@@ -115,7 +104,6 @@ async def update_repository(repository_id: str) -> Response:
     secret = _secret(body)
     secrets = _seal_secret(svc, repo, secret) if secret else None
     updated = await svc.store.update_repository(repository_id, _updatable_fields(body), secrets)
-    svc.intake.forget()
     extra = {"webhook_secret": secret} if secret else {}
     return jsonify(_with_webhook(svc, updated) | extra)
 
@@ -124,11 +112,8 @@ async def update_repository(repository_id: str) -> Response:
 async def delete_repository(repository_id: str) -> tuple[str, int]:
     svc = services()
     await svc.store.get_repository(repository_id)  # 404 before the queue is asked
-    try:
-        # Its builds are cancelled and waited for, then its rows and files removed.
-        await removal.delete_repository(svc, repository_id)
-    finally:
-        svc.intake.forget()
+    # Its builds are cancelled and waited for, then its rows and files removed.
+    await removal.delete_repository(svc, repository_id)
     return "", 204
 
 

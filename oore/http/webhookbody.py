@@ -18,7 +18,8 @@ from typing import Any, cast
 
 from hypercorn.typing import ASGIReceiveCallable
 
-from oore.errors import PayloadTooLarge
+from oore.errors import ClientDisconnected
+from oore.http.errors import too_large
 from oore.webhooks.intake import Headers
 
 
@@ -43,7 +44,7 @@ async def receive_body(
     """Read the body; keep at most `keep_up_to` bytes (all when None, none when 0)."""
     declared = headers.get("Content-Length")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the request body is over the {limit}-byte limit")
+        raise too_large(limit)
     hasher = hmac.new(secret, digestmod=hashlib.sha256) if secret is not None else None
     chunks: list[bytes] = []
     size = 0
@@ -51,11 +52,11 @@ async def receive_body(
     while True:
         message = cast(dict[str, Any], await receive())
         if message["type"] == "http.disconnect":
-            raise PayloadTooLarge("the client went away while sending the body")
+            raise ClientDisconnected("the client went away while sending the body")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the request body is over the {limit}-byte limit")
+            raise too_large(limit)
         if hasher is not None:
             hasher.update(chunk)
         if keep and keep_up_to is not None and size > keep_up_to:

@@ -3,7 +3,7 @@
 Oore's WebSockets (live logs, events) only send; nothing a client sends means anything. Left to
 hypercorn and Quart, a client's messages were buffered whole (up to 16 MiB each) and queued
 unread: ten in hypercorn's queue, ten in Quart's, per connection, never freed while the handler
-ran (measured: four clients sending 15 MB messages took the daemon from 63 to 1,385 MB). So:
+ran (bench/RESULTS.md, "Hostile clients": over a gigabyte held for four clients). So:
 - a message over `MAX_MESSAGE` is refused with a 1009 close and the connection is closed at
   once: hypercorn on its own kept the connection open, reading (and appending to its buffer)
   the rest of the message, whose size only the client chooses;

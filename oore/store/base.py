@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -20,10 +21,27 @@ from oore.model import (
     SecretGroup,
     Step,
     StepStatus,
+    Trigger,
     WebhookEvent,
 )
+from oore.primitives import Broadcast
+from oore.store.changes import Change
 
 T = TypeVar("T")
+
+# What `update_repository` may change (the webhook secret goes through `RepositorySecrets`).
+UPDATABLE_REPOSITORY_FIELDS = frozenset(
+    {
+        "clone_url",
+        "default_branch",
+        "active",
+        "github_repo_id",
+        "github_installation_id",
+        "gitlab_project_id",
+        "badge_public",
+        "allow_fork_secrets",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,10 @@ class RepositorySecrets:
 
 
 class Store(Protocol):
+    # Committed changes to builds, steps, the queue and repositories, published after the write
+    # (see oore.store.changes).
+    changes: Broadcast[Change]
+
     # health, metadata, counters
     async def ping(self) -> None: ...
     async def get_meta(self, key: str) -> bytes | None: ...
@@ -90,7 +112,7 @@ class Store(Protocol):
         state: EventState,
         reason: str | None,
         repository_id: str | None,
-        trigger: dict[str, Any] | None,
+        trigger: Trigger | None,
     ) -> bool: ...
     async def reset_event(self, event_id: str) -> WebhookEvent: ...
 
@@ -114,13 +136,13 @@ class Store(Protocol):
 
     # build execution
     async def create_builds_for_event(
-        self, event_id: str, builds: list[Build], reason: str, trigger: dict[str, Any]
+        self, event_id: str, builds: list[Build], reason: str, trigger: Trigger
     ) -> list[Build] | None: ...
-    async def create_numbered_build(self, build: Build) -> Build: ...
     async def list_builds(
         self, where: BuildFilter, cursor: str | None, limit: int
     ) -> Page[Build]: ...
-    async def builds_in(self, statuses: tuple[str, ...]) -> list[Build]: ...
+    async def builds_in(self, statuses: Collection[BuildStatus]) -> list[Build]: ...
+    async def queue_position(self, build_id: str) -> int | None: ...
     async def set_build_fields(self, build_id: str, **fields: Any) -> None: ...
     async def set_queue_reasons(self, reasons: dict[str, str]) -> None: ...
     async def last_successful_build(self, repository_id: str, workflow: str) -> Build | None: ...

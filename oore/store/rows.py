@@ -18,6 +18,7 @@ from oore.model import (
     Step,
     StepStatus,
     TokenScope,
+    Trigger,
     WebhookEvent,
 )
 
@@ -115,7 +116,7 @@ def event(row: dict[str, Any]) -> WebhookEvent:
         body=bytes(row["body"]),
         reason=row["reason"],
         processed_at=row["processed_at"],
-        trigger=json.loads(row["trigger"]) if row["trigger"] else None,
+        trigger=_trigger(row["trigger"]) if row["trigger"] else None,
     )
 
 
@@ -130,10 +131,14 @@ def event_row(ev: WebhookEvent) -> dict[str, Any]:
         "body": ev.body,
         "state": str(ev.state),
         "reason": ev.reason,
-        "trigger": json.dumps(ev.trigger) if ev.trigger is not None else None,
+        "trigger": json.dumps(ev.trigger.to_json()) if ev.trigger is not None else None,
         "received_at": ev.received_at,
         "processed_at": ev.processed_at,
     }
+
+
+def _trigger(text: str) -> Trigger:
+    return Trigger.from_json(json.loads(text))
 
 
 def token(row: dict[str, Any]) -> ApiToken:
@@ -154,7 +159,7 @@ def build(row: dict[str, Any]) -> Build:
         number=row["number"],
         workflow=row["workflow"],
         status=BuildStatus(row["status"]),
-        trigger=json.loads(row["trigger"]),
+        trigger=_trigger(row["trigger"]),
         created_at=row["created_at"],
         attempt=row["attempt"],
         retry_of=row["retry_of"],
@@ -179,7 +184,7 @@ def build_row(b: Build) -> dict[str, Any]:
         "number": b.number,
         "workflow": b.workflow,
         "status": str(b.status),
-        "trigger": json.dumps(b.trigger),
+        "trigger": json.dumps(b.trigger.to_json()),
         "event_id": b.event_id,
         "attempt": b.attempt,
         "retry_of": b.retry_of,

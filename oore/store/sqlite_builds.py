@@ -1,7 +1,8 @@
-"""SQLite queries for build execution: queueing, claiming, artifacts, pipelines.
+"""SQLite queries for builds: creating (numbered), the status transitions, the queue, listings.
 
-A mixin of `SqliteStore` (it needs only `self.engine`), kept apart so that each module holds one
-part of the schema's story.
+A mixin of `SqliteStore` (it needs `self.engine` and `self.changes`). The writes that change a
+build or the queue announce a `Change` once committed (never before: a subscriber reading the
+build back finds what it was told).
 """
 
 from __future__ import annotations
@@ -9,27 +10,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 from sqlite_utils import Database
 
 from oore.errors import Conflict, NotFound
-from oore.model import Artifact, Build, EventState, utcnow
+from oore.model import Build, BuildStatus, EventState, Trigger, check_build_transition, utcnow
+from oore.primitives import Broadcast
 from oore.store import rows
 from oore.store.base import BuildFilter, Page
+from oore.store.changes import Change, ChangeKind
 from oore.store.engine import Engine
+from oore.store.sqlite_updates import TIMES, check_fields, get_row, transition, with_times
+
+# What may be written besides the status; a transition also stamps its TIMES.
+BUILD_FIELDS = frozenset({"queue_reason", "error", "process_group", "workspace"})
 
 
 class BuildQueries:
     engine: Engine
+    changes: Broadcast[Change]
+
+    async def create_build(self, build: Build) -> Build:
+        """Insert a build, numbering it with the repository's next build number."""
+        created = await self.engine.write(lambda db: _insert_build(db, build))
+        self.changes.publish(Change(ChangeKind.BUILD_CREATED, build=created))
+        return created
 
     async def create_builds_for_event(
-        self, event_id: str, builds: list[Build], reason: str, trigger: dict[str, Any]
+        self, event_id: str, builds: list[Build], reason: str, trigger: Trigger
     ) -> list[Build] | None:
         """Create a delivery's builds and close the event, in one transaction.
 
         None when the event was not pending any more: a redelivered trigger creates nothing.
         """
+        trigger_json = json.dumps(trigger.to_json())
 
         def unit(db: Database) -> list[Build] | None:
             repository_id = builds[0].repository_id if builds else None
@@ -39,7 +55,7 @@ class BuildQueries:
                 [
                     str(EventState.PROCESSED),
                     reason,
-                    json.dumps(trigger),
+                    trigger_json,
                     utcnow(),
                     repository_id,
                     event_id,
@@ -47,12 +63,36 @@ class BuildQueries:
             )
             if cursor.rowcount != 1:
                 return None
-            return [insert_build(db, b) for b in builds]
+            return [_insert_build(db, b) for b in builds]
 
-        return await self.engine.write(unit)
+        created = await self.engine.write(unit)
+        for build in created or []:
+            self.changes.publish(Change(ChangeKind.BUILD_CREATED, build=build))
+        return created
 
-    async def create_numbered_build(self, build: Build) -> Build:
-        return await self.engine.write(lambda db: insert_build(db, build))
+    async def get_build(self, build_id: str) -> Build:
+        return await self.engine.read(lambda db: _get_build(db, build_id))
+
+    async def builds_for_event(self, event_id: str) -> list[Build]:
+        return await self.engine.read(
+            lambda db: [
+                rows.build(r) for r in db.table("builds").rows_where("event_id = ?", [event_id])
+            ]
+        )
+
+    async def transition_build(self, build_id: str, status: BuildStatus, **fields: Any) -> Build:
+        """Change a build's status, guarded by the transition table and its current status."""
+        check_fields(fields, BUILD_FIELDS | TIMES)
+        values = with_times(fields, started=status is BuildStatus.RUNNING, ended=status.finished)
+
+        def unit(db: Database) -> Build:
+            return transition(
+                db, "builds", build_id, _get_build, check_build_transition, status, values
+            )
+
+        changed = await self.engine.write(unit)
+        self.changes.publish(Change(ChangeKind.BUILD_CHANGED, build=changed))
+        return changed
 
     async def list_builds(self, where: BuildFilter, cursor: str | None, limit: int) -> Page[Build]:
         equals = {
@@ -67,17 +107,32 @@ class BuildQueries:
             )
         )
 
-    async def builds_in(self, statuses: tuple[str, ...]) -> list[Build]:
-        marks = ", ".join("?" * len(statuses))
-        sql = f"SELECT * FROM builds WHERE status IN ({marks}) ORDER BY id"
+    async def builds_in(self, statuses: Collection[BuildStatus]) -> list[Build]:
+        """Every build in one of `statuses`, oldest first (the queue's order)."""
+        wanted = [str(s) for s in statuses]
+        sql = f"SELECT * FROM builds WHERE status IN ({', '.join('?' * len(wanted))}) ORDER BY id"
         return await self.engine.read(
-            lambda db: [rows.build(r) for r in rows.dicts(db.execute(sql, list(statuses)))]
+            lambda db: [rows.build(r) for r in rows.dicts(db.execute(sql, wanted))]
         )
 
+    async def queue_position(self, build_id: str) -> int | None:
+        """1 for the next build to start, 2 for the one after...; None when it is not queued."""
+
+        def query(db: Database) -> int | None:
+            row = db.execute(
+                "SELECT CASE WHEN b.status = 'queued' THEN (SELECT count(*) FROM builds"
+                " WHERE status = 'queued' AND id <= b.id) END FROM builds b WHERE b.id = ?",
+                [build_id],
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"build {build_id} not found")
+            return row[0]  # type: ignore[no-any-return]
+
+        return await self.engine.read(query)
+
     async def set_build_fields(self, build_id: str, **fields: Any) -> None:
-        allowed = {"queue_reason", "process_group", "workspace", "error"}
-        if set(fields) - allowed:
-            raise ValueError(f"not settable: {sorted(set(fields) - allowed)}")
+        """Record facts about a build without changing its status (not announced)."""
+        check_fields(fields, BUILD_FIELDS)
 
         def unit(db: Database) -> None:
             if db.execute("SELECT 1 FROM builds WHERE id = ?", [build_id]).fetchone() is None:
@@ -87,6 +142,8 @@ class BuildQueries:
         await self.engine.write(unit)
 
     async def set_queue_reasons(self, reasons: dict[str, str]) -> None:
+        """Each queued build's reason for waiting; builds no longer queued are left alone."""
+
         def unit(db: Database) -> None:
             db.conn.executemany(
                 "UPDATE builds SET queue_reason = ? WHERE id = ? AND status = 'queued'",
@@ -94,6 +151,7 @@ class BuildQueries:
             )
 
         await self.engine.write(unit)
+        self.changes.publish(Change(ChangeKind.QUEUE_CHANGED, queue=dict(reasons)))
 
     async def last_successful_build(self, repository_id: str, workflow: str) -> Build | None:
         def query(db: Database) -> Build | None:
@@ -108,52 +166,9 @@ class BuildQueries:
 
         return await self.engine.read(query)
 
-    async def add_artifacts(self, artifacts: list[Artifact]) -> None:
-        await self.engine.write(
-            lambda db: db.table("artifacts").insert_all([dataclasses.asdict(a) for a in artifacts])
-        )
 
-    async def list_artifacts(self, build_id: str) -> list[Artifact]:
-        return await self.engine.read(
-            lambda db: [
-                rows.artifact(r)
-                for r in db.table("artifacts").rows_where("build_id = ?", [build_id], order_by="id")
-            ]
-        )
-
-    async def get_artifact(self, artifact_id: str) -> Artifact:
-        def query(db: Database) -> Artifact:
-            found = list(db.table("artifacts").rows_where("id = ?", [artifact_id]))
-            if not found:
-                raise NotFound(f"artifact {artifact_id} not found")
-            return rows.artifact(found[0])
-
-        return await self.engine.read(query)
-
-    async def get_pipeline(self, repository_id: str) -> str | None:
-        def query(db: Database) -> str | None:
-            row = db.execute(
-                "SELECT pipeline_yaml FROM repositories WHERE id = ?", [repository_id]
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"repository {repository_id} not found")
-            return row[0]  # type: ignore[no-any-return]
-
-        return await self.engine.read(query)
-
-    async def set_pipeline(self, repository_id: str, text: str | None) -> None:
-        def unit(db: Database) -> None:
-            cursor = db.execute(
-                "UPDATE repositories SET pipeline_yaml = ?, updated_at = ? WHERE id = ?",
-                [text, utcnow(), repository_id],
-            )
-            if cursor.rowcount != 1:
-                raise NotFound(f"repository {repository_id} not found")
-
-        await self.engine.write(unit)
-
-
-def insert_build(db: Database, build: Build) -> Build:
+def _insert_build(db: Database, build: Build) -> Build:
+    """Insert `build` numbered: the repository's next number and the workflow's next one."""
     db.execute(
         "UPDATE repositories SET build_counter = build_counter + 1 WHERE id = ?",
         [build.repository_id],
@@ -174,3 +189,7 @@ def insert_build(db: Database, build: Build) -> Build:
     except sqlite3.IntegrityError as exc:
         raise Conflict(f"a build of workflow {build.workflow} exists for this trigger") from exc
     return numbered
+
+
+def _get_build(db: Database, build_id: str) -> Build:
+    return get_row(db, "builds", build_id, rows.build, "build")

@@ -1,8 +1,7 @@
 """Receiving a delivery: verify it, store it, and say what to answer — free of any web framework.
 
-The HTTP layer calls this twice over: the Quart routes (documented, used by in-process tests)
-and the ASGI fast path in front of Quart that serves the real daemon's webhook traffic without
-Quart's per-request cost. Both get the same checks and the same answers.
+The HTTP layer's webhook receivers (`oore.http.fastpath`, an ASGI layer in front of Quart) call
+this; so can any other front end, and the unit tests do.
 
 What happens before the provider gets its answer is only what must: the signature or token is
 checked on the raw body, the delivery is stored (unique per provider and delivery id), the
@@ -12,8 +11,8 @@ parsed that need not be: what the headers alone condemn is refused before the bo
 secret is known without it; a body is parsed unverified (to learn its repository) only when
 it is at most `UNVERIFIED_BYTES`; a large body is verified and parsed in a worker thread.
 Verified bodies are parsed once. The repository and its
-opened secret are cached per identity; the daemon is the only writer of repositories, and the
-repositories routes call `forget()` on every change.
+opened secret are cached per identity; the daemon is the only writer of repositories, and its
+store announces every repository change, after which the cache starts afresh.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from oore.errors import BadRequest, CryptoError, NotFound, Unauthorized
 from oore.ids import new_id
 from oore.model import Provider, Repository, WebhookEvent, utcnow
 from oore.store.base import Store
+from oore.store.changes import Change, ChangeKind
 from oore.webhooks import RepoIdentity, github, gitlab
 from oore.webhooks.delivery import (
     ON_LOOP_BYTES,
@@ -120,10 +120,9 @@ class Intake:
         self.gitlab_token_key = gitlab_token_key
         self.kick = kick
         self._cache: dict[tuple[str, ...], _Known] = {}
-
-    def forget(self) -> None:
-        """Drop every cached repository (called on any repository change)."""
-        self._cache.clear()
+        # Never closed: it lives as long as the intake (the daemon's life).
+        self._changes = store.changes.subscribe(buffer=1, accept=_about_repositories)
+        self._generation = 0  # how often the cache was dropped
 
     async def github_headers(self, headers: Headers, size: int) -> _Known | None:
         """Refuse what the headers alone condemn, before any of a `size`-byte body is read.
@@ -275,13 +274,13 @@ class Intake:
         if identity is None:
             return _Known(None, None, None)
         key = ("github", identity.owner.lower(), identity.name.lower(), str(identity.provider_id))
-        known = self._cache.get(key)
+        known, generation = self._cached(key)
         if known is None:
             repo = await self.store.find_repository(
                 Provider.GITHUB, identity.owner, identity.name, identity.provider_id
             )
             known = _Known(repo, await self._opened_secret(repo), None)
-            self._remember(key, known)
+            self._remember(key, known, generation)
         return known
 
     async def _opened_secret(self, repo: Repository | None) -> bytes | None:
@@ -305,7 +304,7 @@ class Intake:
 
     async def _gitlab_repository(self, repository_id: str) -> _Known:
         key = ("gitlab", repository_id)
-        known = self._cache.get(key)
+        known, generation = self._cached(key)
         if known is None:
             try:
                 repo = await self.store.get_repository(repository_id)
@@ -315,10 +314,23 @@ class Intake:
             if repo is not None:
                 token_hmac = (await self.store.repository_secrets(repo.id)).webhook_token_hmac
             known = _Known(repo, None, token_hmac)
-            self._remember(key, known)
+            self._remember(key, known, generation)
         return known
 
-    def _remember(self, key: tuple[str, ...], known: _Known) -> None:
+    def _cached(self, key: tuple[str, ...]) -> tuple[_Known | None, int]:
+        """What is cached for `key` (None once any repository changed), and the cache's
+        generation, for `_remember`."""
+        if self._changes.pending():
+            self._cache.clear()
+            self._generation += 1
+        return self._cache.get(key), self._generation
+
+    def _remember(self, key: tuple[str, ...], known: _Known, generation: int) -> None:
+        # Read before a change that another lookup has already seen: it may be stale.
+        if generation != self._generation or self._changes.pending():
+            self._cache.clear()
+            self._generation += 1
+            return
         if len(self._cache) >= MAX_CACHED:
             self._cache.clear()
         self._cache[key] = known
@@ -332,6 +344,10 @@ class Intake:
             return Answer(200, {"status": "duplicate", "event_id": event_id})
         self.kick(stored)  # the stored event itself: the ingester need not read it back
         return Answer(202, {"status": "accepted", "event_id": event_id})
+
+
+def _about_repositories(change: Change) -> bool:
+    return change.kind is ChangeKind.REPOSITORY_CHANGED
 
 
 def _fields(event: WebhookEvent) -> dict[str, Any]:

@@ -16,12 +16,12 @@ from oore.actors.runtime import mailbox
 from oore.crypto import Sealer
 from oore.model import BuildStatus
 from oore.store.sqlite import SqliteStore
-from tests.store.test_sqlite import NO_SECRETS, make_build, make_repo
+from tests.store.factories import NO_SECRETS, make_build, make_repo
 
 
 async def running_build(store: SqliteStore, repository_id: str) -> str:
     repo = await store.get_repository(repository_id)
-    build = await store.create_numbered_build(make_build(repo))
+    build = await store.create_build(make_build(repo))
     await store.transition_build(build.id, BuildStatus.PREPARING)
     await store.transition_build(build.id, BuildStatus.RUNNING)
     return build.id

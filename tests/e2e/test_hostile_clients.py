@@ -41,7 +41,7 @@ def frame_header(size: int, opcode: int = 0x2) -> bytes:
 @asynccontextmanager
 async def raw_websocket(
     daemon: Daemon, path: str, headers: dict[str, str]
-) -> AsyncIterator[tuple[bytes, trio.SocketStream]]:
+) -> AsyncIterator[tuple[bytes, AfterHead]]:
     """A WebSocket handshake on `path`: the response head and the stream after it."""
     host, port = daemon.url.removeprefix("http://").split(":")
     stream = await trio.open_tcp_stream(host, int(port))
@@ -61,10 +61,29 @@ async def raw_websocket(
             data = await stream.receive_some(4096)
             assert data, head
             head += data
-        yield head, stream
+        head, _, rest = head.partition(b"\r\n\r\n")
+        # The first frames may come in the same segment as the response head: keep them.
+        yield head + b"\r\n\r\n", AfterHead(stream, rest)
 
 
-async def close_code(stream: trio.SocketStream, within: float) -> int | None:
+class AfterHead:
+    """The stream after the response head, starting with whatever arrived along with it."""
+
+    def __init__(self, stream: trio.SocketStream, rest: bytes) -> None:
+        self.stream = stream
+        self.rest = rest
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        if self.rest:
+            data, self.rest = self.rest, b""
+            return data
+        return await self.stream.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+
+async def close_code(stream: AfterHead, within: float) -> int | None:
     """The code of the server's close frame, if it sends one within `within` seconds."""
     received = b""
     with trio.move_on_after(within):
@@ -231,7 +250,7 @@ async def test_a_large_delivery_is_verified_by_the_secret_its_headers_name(
                 "provider": "github",
                 "owner": push["repository"]["owner"]["login"],
                 "name": push["repository"]["name"],
-                "clone_url": "https://github.com/Codertocat/Hello-World.git",
+                "clone_url": "file:///nonexistent/Codertocat/Hello-World.git",  # never the network
                 "github_repo_id": repo_id,
             },
         )

@@ -640,6 +640,13 @@ async def test_events_stream_build_and_step_changes_in_order(ci_repo: tuple[Ci, 
     with trio.fail_after(BUILD_TIMEOUT):
         async with ci.socket("/api/events") as ws:
             await trio.sleep(0.2)  # the server subscribes right after accepting
+            # A repository change is announced for in-process caches, not on this stream.
+            patched = await ci.http.patch(
+                f"/api/repositories/{repo_id}",
+                json={"badge_public": True},
+                headers=ci.daemon.headers(),
+            )
+            assert patched.status_code == 200, patched.text
             build_id = await ci.trigger(repo_id, "failing")
             started = time.monotonic()
             while not any(
@@ -652,6 +659,14 @@ async def test_events_stream_build_and_step_changes_in_order(ci_repo: tuple[Ci, 
         m for m in seen if m.get("build", {}).get("id") == build_id or m.get("build_id") == build_id
     ]
     kinds = [m["type"] for m in mine]
+    assert {m["type"] for m in seen} <= {
+        "build_created",
+        "build_changed",
+        "step_changed",
+        "queue_changed",
+        "heartbeat",
+        "resync",
+    }
     assert kinds[0] == "build_created"
     assert [m["build"]["status"] for m in mine if m["type"] == "build_changed"] == [
         "preparing",

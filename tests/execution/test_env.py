@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from oore.execution.env import BuildPaths, base_environment, build_environment, read_cm_env
-from oore.model import Build, BuildStatus, Provider, Repository
+from oore.model import Build, BuildStatus, Provider, Repository, Trigger, TriggerKind
 
 
 def test_cm_env_lines_and_heredoc(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_build_environment_names(tmp_path: Path) -> None:
         number=7,
         workflow="ios",
         status=BuildStatus.RUNNING,
-        trigger={"sha": "a" * 40, "branch": "main", "pr_number": None, "tag": None},
+        trigger=Trigger(Provider.GITHUB, TriggerKind.PUSH, "acme", "app", "a" * 40, branch="main"),
         created_at="",
         project_build_number=3,
         extra_env={"EXTRA": "x"},

@@ -135,7 +135,7 @@ async def _register(
         "provider": provider,
         "owner": "acme",
         "name": f"p{new_id().lower()}",
-        "clone_url": "https://example.com/acme/app.git",
+        "clone_url": "file:///nonexistent/acme/app.git",
         "webhook_secret": secret,
     }
     response = await app.test_client().post(

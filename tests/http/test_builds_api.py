@@ -1,13 +1,15 @@
 """Builds over HTTP: listing with filters and cursors, detail, steps, log, artifacts, downloads,
-and the manual-trigger body rules (checked before the build queue is asked, so 422 not 503).
+manual triggers (body rules, then the real build queue), cancel and retry.
 
-Rows are put in through the real store; the in-process app has no RepositorySupervisor, so a
-valid manual trigger answers 503 `unavailable`.
+Rows are put in through the real store; the in-process app runs the daemon's actors, so a
+trigger, cancel or retry is answered by the real RepositorySupervisor. Repositories point at
+local paths only (a real git repository where a build is meant to run).
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,23 +28,29 @@ from oore.model import (
     Repository,
     Step,
     StepStatus,
+    Trigger,
+    TriggerKind,
     utcnow,
 )
-from oore.store.base import RepositorySecrets
+from oore.store.base import BuildFilter, RepositorySecrets
+from tests.e2e.gitrepo import GitRepo
 
 SHA = "a" * 40
 T0 = "2024-05-01T10:00:00.000Z"
 T1 = "2024-05-01T10:01:30.500Z"
 
 
-async def add_repository(services: Services, name: str = "app") -> Repository:
+async def add_repository(
+    services: Services, name: str = "app", clone_url: str | None = None
+) -> Repository:
     now = utcnow()
     repo = Repository(
         id=new_id(),
         provider=Provider.GITHUB,
         owner="acme",
         name=name,
-        clone_url=f"https://example.com/acme/{name}.git",
+        # Never fetched unless a build starts; a path that cannot exist rather than a network URL.
+        clone_url=clone_url or f"file:///nonexistent/acme/{name}.git",
         created_at=now,
         updated_at=now,
     )
@@ -67,7 +75,7 @@ async def add_build(
         number=0,
         workflow=workflow,
         status=status,
-        trigger={"provider": "github", "kind": "push", "sha": SHA, "branch": branch},
+        trigger=Trigger(Provider.GITHUB, TriggerKind.PUSH, "acme", "app", SHA, branch=branch),
         created_at=utcnow(),
         **fields,
     )
@@ -107,8 +115,8 @@ def write_log(services: Services, build_id: str, lines: list[tuple[int, str, str
 
 
 def sorted_ids(count: int) -> list[str]:
-    # ULIDs made in the same millisecond are not ordered; sorting gives a known creation order.
-    return sorted(new_id() for _ in range(count))
+    # new_id() is monotonic within the process: ids made in turn sort in creation order.
+    return [new_id() for _ in range(count)]
 
 
 @pytest.fixture
@@ -221,6 +229,24 @@ async def test_detail_has_steps_durations_and_trigger(
     detail = await response.get_json()
     assert (detail["id"], detail["status"], detail["number"]) == (build.id, "failed", 1)
     assert (detail["branch"], detail["sha"], detail["kind"]) == ("main", SHA, "push")
+    # The stored trigger is typed; the API still shows it as the JSON object it always was.
+    assert detail["trigger"] == {
+        "provider": "github",
+        "kind": "push",
+        "repo_owner": "acme",
+        "repo_name": "app",
+        "sha": SHA,
+        "repo_provider_id": None,
+        "branch": "main",
+        "tag": None,
+        "pr_number": None,
+        "pr_source_branch": None,
+        "pr_target_branch": None,
+        "author": None,
+        "message": None,
+        "before_sha": None,
+        "from_fork": False,
+    }
     assert detail["duration_seconds"] == 90.5
     assert detail["reason"] == "step 2 failed"
     assert detail["queue_position"] is None
@@ -443,23 +469,58 @@ async def test_manual_trigger_body_errors_are_422_naming_the_field(
     assert (error["code"], error["field"]) == ("validation_error", field)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        GOOD_TRIGGER,
-        {"workflow": "ios", "tag": "v1.2.0", "branch": None},
-        {"workflow": "ios", "sha": SHA, "inputs": {"n": 3, "beta": True}, "env": {"FLAVOR": "x"}},
-        {"workflow": "ios", "sha": "b" * 64, "inputs": None, "env": {}},
-    ],
-)
-async def test_valid_manual_trigger_reaches_the_queue(
-    client: Client, admin: dict[str, str], services: Services, body: dict[str, Any]
+PIPELINE = """\
+workflows:
+  ios:
+    scripts:
+      - name: hello
+        script: echo "$FLAVOR"
+"""
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> GitRepo:
+    git = GitRepo(tmp_path / "origin")
+    git.commit("first", {"codemagic.yaml": PIPELINE})
+    git.tag("v1.2.0")
+    git.branch("feature/x")
+    return git
+
+
+async def test_valid_manual_triggers_queue_a_build_at_the_ref_they_name(
+    client: Client, admin: dict[str, str], services: Services, origin: GitRepo
 ) -> None:
-    repo = await add_repository(services)
-    response = await client.post(f"/api/repositories/{repo.id}/builds", json=body, headers=admin)
-    assert response.status_code == 503
-    error = (await response.get_json())["error"]
-    assert error == {"code": "unavailable", "message": "the build queue is not running"}
+    repo = await add_repository(services, clone_url=origin.url)
+    head = origin.head()
+    cases = [
+        ({"branch": "feature/x"}, {"branch": "feature/x", "tag": None}),
+        ({"tag": "v1.2.0", "branch": None}, {"branch": None, "tag": "v1.2.0"}),
+        ({"sha": head, "env": {"FLAVOR": "beta"}}, {"branch": None, "tag": None}),
+    ]
+    url = f"/api/repositories/{repo.id}/builds"
+    for ref, expected in cases:
+        response = await client.post(url, json={"workflow": "ios", **ref}, headers=admin)
+        assert response.status_code == 201, (ref, await response.get_data())
+        summary = await response.get_json()
+        assert summary["kind"] == "manual"
+        assert summary["sha"] == head
+        assert {k: summary[k] for k in expected} == expected
+        stored = await services.store.get_build(summary["id"])
+        assert (stored.trigger.branch, stored.trigger.tag) == (expected["branch"], expected["tag"])
+
+
+async def test_a_manual_trigger_at_an_unknown_ref_is_refused_clearly(
+    client: Client, admin: dict[str, str], services: Services, origin: GitRepo
+) -> None:
+    repo = await add_repository(services, clone_url=origin.url)
+    url = f"/api/repositories/{repo.id}/builds"
+    # A sha the repository does not have is the provider's failure to serve it: 502.
+    for ref, status in (({"branch": "nope"}, 422), ({"tag": "v9"}, 422), ({"sha": "b" * 40}, 502)):
+        response = await client.post(url, json={"workflow": "ios", **ref}, headers=admin)
+        assert response.status_code == status, (ref, await response.get_data())
+        message = (await response.get_json())["error"]["message"]
+        assert next(iter(ref.values()))[:12] in message
+    assert (await services.store.list_builds(BuildFilter(), None, 10)).items == []
 
 
 async def test_manual_trigger_for_an_unknown_repository_is_404(
@@ -470,13 +531,17 @@ async def test_manual_trigger_for_an_unknown_repository_is_404(
     assert response.status_code == 404
 
 
-async def test_cancel_and_retry_of_a_known_build_ask_the_queue(
+async def test_cancel_then_retry_of_a_queued_build_go_through_the_queue(
     client: Client, admin: dict[str, str], services: Services
 ) -> None:
     repo = await add_repository(services)
     build = await add_build(services, repo.id)
-    for action in ("cancel", "retry"):
-        response = await client.post(f"/api/builds/{build.id}/{action}", headers=admin)
-        assert response.status_code == 503, action
-        assert (await response.get_json())["error"]["code"] == "unavailable"
-    assert (await services.store.get_build(build.id)).status is BuildStatus.QUEUED
+    response = await client.post(f"/api/builds/{build.id}/cancel", headers=admin)
+    assert response.status_code == 202, await response.get_data()
+    assert (await response.get_json())["status"] == "cancelled"
+    assert (await services.store.get_build(build.id)).status is BuildStatus.CANCELLED
+    response = await client.post(f"/api/builds/{build.id}/retry", headers=admin)
+    assert response.status_code == 201, await response.get_data()
+    retried = await response.get_json()
+    assert retried["id"] != build.id
+    assert (retried["workflow"], retried["branch"]) == ("ios", "main")

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
+from quart_trio import QuartTrio
 
 from oore.config import Settings
 from oore.crypto import Sealer
+from oore.execution.identity import current_user
 from oore.http.app import create_app
-from oore.http.fastpath import WebhookFastPath
-from oore.http.services import Services
+from oore.http.fastpath import LargeBodies
 from oore.store.sqlite import SqliteStore
+from oore.wiring import wire
 
 BODY = 2 * 1024 * 1024  # over the fast path's LARGE_BODY
 
@@ -34,7 +36,7 @@ def _scope(delivery: str) -> dict[str, Any]:
     }
 
 
-async def _post(path: WebhookFastPath, delivery: str) -> tuple[int, dict[str, Any], float]:
+async def _post(app: QuartTrio, delivery: str) -> tuple[int, dict[str, Any], float]:
     """Post a delivery whose client sends 1 KiB of its body, then nothing more."""
     sent: list[dict[str, Any]] = []
     first = True
@@ -51,7 +53,7 @@ async def _post(path: WebhookFastPath, delivery: str) -> tuple[int, dict[str, An
         sent.append(message)
 
     started = trio.current_time()
-    await path(_scope(delivery), receive, send)  # type: ignore[arg-type]
+    await app(_scope(delivery), receive, send)  # type: ignore[arg-type]
     status = sent[0]["status"]
     return status, json.loads(sent[1]["body"]), trio.current_time() - started
 
@@ -60,8 +62,8 @@ async def test_a_slow_large_body_is_cut_off_and_the_next_waits_boundedly(
     make_settings: Callable[..., Settings], store: SqliteStore, sealer: Sealer
 ) -> None:
     settings = make_settings(OORE_BIND="127.0.0.1:0", OORE_GITHUB_WEBHOOK_SECRET="s" * 20)
-    svc = Services(settings=settings, store=store, sealer=sealer)
-    path = WebhookFastPath(create_app(svc), svc, slot_wait=0.3, read_grace=0.5, min_rate=BODY)
+    svc = wire(settings, store, sealer, current_user()).services
+    path = create_app(svc, LargeBodies(slot_wait=0.3, read_grace=0.5, min_rate=BODY))
     answers: dict[str, tuple[int, dict[str, Any], float]] = {}
 
     async def post(delivery: str) -> None:

@@ -12,7 +12,7 @@ from oore.errors import NotFound
 from oore.model import SecretGroup
 from oore.store import migrations
 from oore.store.sqlite import SqliteStore, migrate, open_sqlite_store
-from tests.store.test_sqlite import NO_SECRETS, make_repo
+from tests.store.factories import NO_SECRETS, make_repo
 
 SEALED = {
     "A": ("01HROWAAAAAAAAAAAAAAAAAAAA", b"sealed-a"),

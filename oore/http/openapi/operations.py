@@ -17,6 +17,7 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is over the configured limit.",
     416: "The Range header asks for bytes the file does not have.",
     422: "A field is invalid; `error.field` names it.",
+    502: "The repository's clone URL could not serve the commit asked for (`fetch_failed`).",
     503: "A dependency (the store or the build queue) is unavailable.",
 }
 JSON_MEDIA = "application/json"
@@ -193,7 +194,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST", "/api/repositories/{repository_id}/builds",
         "Start a build by hand at a branch, tag or commit", "builds",
-        {201: ("Queued", "BuildSummary")}, (400, *WRITE, 404, 409, 422, QUEUE), body="BuildTrigger",
+        {201: ("Queued", "BuildSummary")}, (400, *WRITE, 404, 409, 422, 502, QUEUE),
+        body="BuildTrigger",
     ),
     Operation(
         "GET", ONE_BUILD, "Read a build with its steps and queue position", "builds",
