@@ -4,9 +4,9 @@ A workspace is a local ``git clone`` of the mirror (objects hard-linked, copied 
 directories are on different filesystems) rather than ``clone --shared`` or ``git worktree``:
 a shared clone borrows the mirror's objects, so a force-push plus ``git gc`` in the mirror breaks
 ``git log``/``git describe`` in a running build; a worktree shares the mirror's refs, so a build
-script's ``git tag`` would write into the mirror. Hard links cost the same time on a packed
-mirror: 300 files, 717 objects in one pack, median of 40 runs on the dev box, ``clone --shared``
-98 ms, local clone 100 ms, ``worktree add`` 87 ms. The workspace's only remote is the mirror path.
+script's ``git tag`` would write into the mirror. Hard links cost about the same time on a
+packed mirror (bench/RESULTS.md, "Figures behind design notes"). The workspace's only remote is
+the mirror path.
 """
 
 from __future__ import annotations

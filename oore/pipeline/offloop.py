@@ -1,7 +1,8 @@
 """`load` and `validate` for the daemon: in a worker thread, never on the trio event loop.
 
-Reading a file is pure Python (PyYAML's composer): a hostile 0.78 MB file of anchors took 2.5 s,
-and on the event loop that stalled every request and actor. In a thread the loop keeps running;
+Reading a file is pure Python (PyYAML's composer): a hostile file of anchors takes seconds
+(bench/RESULTS.md, "Figures behind design notes"), and on the event loop that stalled every
+request and actor. In a thread the loop keeps running;
 the reading itself stops at its time budget (checked as it goes, since a thread can't be killed),
 so a cancelled caller leaves a thread that ends within `seconds` on its own. Two readers at a time:
 they share the GIL, so more would only slow each other down.

@@ -28,8 +28,8 @@ from oore.errors import InvalidPipeline
 MAX_EXPANDED_NODES = 100_000
 # As much as the API and git accept for a pipeline file (1 MiB), counted in characters.
 MAX_TEXT_CHARS = 1 << 20
-# The pure-Python composer reads ~0.35 MB/s of anchor-heavy YAML on a slow core; a real file
-# takes milliseconds.
+# The pure-Python composer is slow on anchor-heavy YAML (bench/RESULTS.md, "Figures behind
+# design notes"); a real file takes milliseconds.
 PARSE_SECONDS = 5.0
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TYPED_TAGS = {
