@@ -45,7 +45,6 @@ log = logging.getLogger("oore.daemon")
 
 KEY_CHECK = "key_check"
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-BACKLOG = 100  # hypercorn's default
 
 
 async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -72,19 +71,20 @@ async def run(settings: Settings, *, on_ready: Callable[[str], None] | None = No
 
 
 def _bind(settings: Settings) -> Sockets:
-    """The listening socket, bound and listening before anything else starts."""
-    family = socket.AF_INET6 if ":" in settings.bind_host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    """The socket HTTP will listen on, bound before anything else starts (it listens only once
+    the daemon can answer, so that early clients are refused rather than left waiting)."""
+    host = settings.bind_host
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((settings.bind_host, settings.bind_port))
-        sock.listen(BACKLOG)
+        sock.bind((host, settings.bind_port))
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
+        shown = f"[{host}]" if ":" in host else host
         raise Unavailable(
-            f"cannot listen on {settings.bind_host}:{settings.bind_port}: {exc.strerror or exc}; "
+            f"cannot listen on {shown}:{settings.bind_port}: {exc.strerror or exc}; "
             "stop what uses that address or choose another with --bind or OORE_BIND"
         ) from exc
     return Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
@@ -166,6 +166,8 @@ async def _serve_http(
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     app = wrap_app(create_app(wiring.services), config.wsgi_max_body_size, "asgi")
+    for sock in sockets.insecure_sockets:
+        sock.listen(config.backlog)
     try:
         with unwrap_single():
             await worker_serve(

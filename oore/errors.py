@@ -56,6 +56,11 @@ class NotFound(OoreError):
     status = 404
 
 
+class MethodNotAllowed(OoreError):
+    code = "method_not_allowed"
+    status = 405
+
+
 class Conflict(OoreError):
     code = "conflict"
     status = 409

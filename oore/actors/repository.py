@@ -104,6 +104,9 @@ class RepositorySupervisor:
         await self.recover()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            # The queue as it stands is looked at before we say we are up: what starts at once
+            # has started by then (and a caller that adds rows after sees no scheduler racing).
+            await self._schedule()
             nursery.start_soon(self._schedule_loop)
             nursery.start_soon(self._expire_workspaces_loop)
             task_status.started()
@@ -285,8 +288,8 @@ class RepositorySupervisor:
 
     async def _schedule_loop(self) -> None:
         while True:
-            await self._schedule()
             await self._wake.wait()
+            await self._schedule()
 
     async def _schedule(self) -> None:
         queued = await self.store.builds_in((BuildStatus.QUEUED,))

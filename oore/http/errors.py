@@ -1,11 +1,11 @@
 """One mapping from errors to `{"error": {"code", "message"}}` answers, for both front ends.
 
-`error_answer` is free of any web framework: the webhook fast path (plain ASGI) and the Quart
-handlers installed by `install` both answer with it, so a given error gets the same status, body
-and connection handling wherever it is raised. `OoreError` subclasses carry their own status
-and code; werkzeug's HTTP errors (404 for an unknown route, 405, 413 from the body limit) keep
-their status with a snake_case code; anything else is a bug, logged with its traceback and
-answered 500 without details.
+`error_answer` is free of any web framework: the webhook receivers (plain ASGI, fastpath.py) and
+the Quart handlers installed by `install` both answer with it, so a given error gets the same
+status and body wherever it is raised. `OoreError` subclasses carry their own status and code;
+anything else is a bug, logged with its traceback and answered 500 without details. Quart's
+own HTTP errors (werkzeug's 404 for an unknown route, 405, 413 from the body limit) are mapped
+by `install`'s handler to the same shape, with a snake_case code.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from oore.errors import OoreError, PayloadTooLarge
 
 log = logging.getLogger("oore.http")
 
-# A request refused before its body was read (too large, too slow, no room to read it): the
-# rest may still be arriving, so the connection cannot carry another request.
-CLOSING_STATUSES = frozenset({408, 413, 503})
 _MESSAGES = {
     404: "no such endpoint",
     405: "this endpoint does not accept that method",
@@ -35,7 +32,6 @@ _MESSAGES = {
 class ErrorAnswer:
     status: int
     body: dict[str, Any]
-    close: bool  # answer with `Connection: close`
 
 
 def error_answer(error: BaseException) -> ErrorAnswer:
@@ -51,9 +47,15 @@ def too_large(limit: int | None) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is over the {limit}-byte limit")
 
 
+def closing(http_version: str) -> dict[str, str]:
+    """`Connection: close`, for an answer sent before the request's body was read (the rest may
+    still be arriving: the connection cannot carry another request). HTTP/1 only: HTTP/2 has
+    no such header (h2 refuses a response carrying it) and ends the stream instead."""
+    return {"Connection": "close"} if http_version.startswith("1") else {}
+
+
 def _answer(status: int, code: str, message: str, **extra: Any) -> ErrorAnswer:
-    body = {"error": {"code": code, "message": message, **extra}}
-    return ErrorAnswer(status, body, status in CLOSING_STATUSES)
+    return ErrorAnswer(status, {"error": {"code": code, "message": message, **extra}})
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -81,6 +83,6 @@ async def _http_error(error: HTTPException) -> Response:
 def _response(answer: ErrorAnswer) -> Response:
     response = jsonify(answer.body)
     response.status_code = answer.status
-    if answer.close:
-        response.headers["Connection"] = "close"
+    if answer.status == 413:  # refused by its declared length, or cut off mid-body
+        response.headers.update(closing(request.http_version))
     return response

@@ -27,8 +27,14 @@ from typing import Any, cast
 import trio
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
-from oore.errors import ClientDisconnected, OoreError, RequestTimeout, Unavailable
-from oore.http.errors import error_answer
+from oore.errors import (
+    ClientDisconnected,
+    MethodNotAllowed,
+    OoreError,
+    RequestTimeout,
+    Unavailable,
+)
+from oore.http.errors import closing, error_answer
 from oore.http.webhookbody import receive_body
 from oore.webhooks.intake import UNVERIFIED_BYTES, Answer, Headers, Intake
 
@@ -72,13 +78,14 @@ class WebhookFastPath:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         fields = cast(dict[str, Any], scope)
-        if fields["type"] != "http" or fields.get("method") != "POST":
+        path = fields.get("path", "")
+        gitlab = GITLAB.fullmatch(path) if fields["type"] == "http" else None
+        if gitlab is None and (path != GITHUB or fields["type"] != "http"):
             await self.app(scope, receive, send)
             return
-        path = fields.get("path", "")
-        gitlab = GITLAB.fullmatch(path)
-        if path != GITHUB and gitlab is None:
-            await self.app(scope, receive, send)
+        if fields.get("method") != "POST":
+            error = error_answer(MethodNotAllowed("this endpoint does not accept that method"))
+            await _send(send, error.status, error.body, {"Allow": "POST"})
             return
         headers = _headers(fields)
         try:
@@ -87,7 +94,10 @@ class WebhookFastPath:
             return  # nobody to answer
         except Exception as exc:
             error = error_answer(exc)
-            await _send(send, error.status, error.body, close=error.close)
+            # Refused unread (too large, too slow, no room to read it) or cut off: close.
+            unread = error.status in (408, 413, 503)
+            extra = closing(fields.get("http_version", "1.1")) if unread else {}
+            await _send(send, error.status, error.body, extra)
             return
         await _send(send, answer.status, answer.body)
 
@@ -159,11 +169,10 @@ def _headers(scope: dict[str, Any]) -> Headers:
 
 
 async def _send(
-    send: ASGISendCallable, status: int, answer: dict[str, Any], *, close: bool = False
+    send: ASGISendCallable, status: int, answer: dict[str, Any], extra: dict[str, str] | None = None
 ) -> None:
     body = json.dumps(answer).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
+    headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

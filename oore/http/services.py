@@ -20,7 +20,7 @@ from oore.crypto import Sealer
 from oore.logs.hub import LogHub
 from oore.paths import DataPaths
 from oore.primitives import Broadcast
-from oore.store.base import Store
+from oore.store.base import HttpStore
 from oore.store.changes import Change
 from oore.webhooks.intake import Intake
 
@@ -31,7 +31,7 @@ APP_KEY = "OORE_SERVICES"
 class Services:
     settings: Settings
     paths: DataPaths
-    store: Store
+    store: HttpStore  # reads, and the writes HTTP owns (not builds: those go to the queue)
     sealer: Sealer
     intake: Intake
     log_hub: LogHub

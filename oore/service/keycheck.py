@@ -40,7 +40,9 @@ class ReadOnlyEngine(Engine):
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot read the database {self.path}: {exc}") from exc
 
-    async def write(self, unit: Callable[[Database], T]) -> T:
+    async def write(
+        self, unit: Callable[[Database], T], *, then: Callable[[T], None] | None = None
+    ) -> T:
         raise _WouldWrite
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ transaction that has read cannot wait). A batch or read that a lock stops anyway
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import sqlite3
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from oore.errors import StoreBusy, Unavailable
 from oore.store.busy import BUSY, Busy, LockWatch, is_busy, patiently
 
 T = TypeVar("T")
+log = logging.getLogger("oore.store")
 Unit = Callable[[Database], Any]
 
 MAX_BATCH = 256
@@ -54,6 +56,7 @@ def connect(path: Path, busy_ms: int = OPEN_BUSY_MS) -> Database:
 @dataclass(slots=True)
 class _Job:
     unit: Unit
+    then: Callable[[Any], None] | None = None
     done: trio.Event = field(default_factory=trio.Event)
     result: Any = None
     error: BaseException | None = None
@@ -100,6 +103,8 @@ class Engine:
         if not done:
             return BUSY
         for job in batch:
+            if job.then is not None and job.error is None:
+                _run_then(job)
             job.done.set()
         return None
 
@@ -162,11 +167,18 @@ class Engine:
         else:
             conn.execute("RELEASE unit")
 
-    async def write(self, unit: Callable[[Database], T]) -> T:
-        """Run `unit` in the writer's next transaction; return once it is committed."""
+    async def write(
+        self, unit: Callable[[Database], T], *, then: Callable[[T], None] | None = None
+    ) -> T:
+        """Run `unit` in the writer's next transaction; return once it is committed.
+
+        `then` gets the unit's result right after the commit, in the writer task: it runs even
+        when the caller was cancelled while waiting (an announcement must not depend on whether
+        the client that asked for the write is still there). It must not block or raise.
+        """
         if self._closed:
             raise Unavailable("the store is closed")
-        job = _Job(unit)
+        job = _Job(unit, then)
         self._jobs_send.send_nowait(job)
         await job.done.wait()
         if job.error is not None:
@@ -192,6 +204,14 @@ class Engine:
         self._jobs_send.close()
         for db in [self._writer, *self._readers]:
             db.close()
+
+
+def _run_then(job: _Job) -> None:
+    assert job.then is not None
+    try:
+        job.then(job.result)
+    except Exception:
+        log.exception("a store write's after-commit callback failed; the write is stored")
 
 
 async def _read_once(db: Database, query: Callable[[Database], T]) -> T | Busy:

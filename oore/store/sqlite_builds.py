@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlite_utils import Database
@@ -25,7 +25,10 @@ from oore.store.engine import Engine
 from oore.store.sqlite_updates import TIMES, check_fields, get_row, transition, with_times
 
 # What may be written besides the status; a transition also stamps its TIMES.
-BUILD_FIELDS = frozenset({"queue_reason", "error", "process_group", "workspace"})
+# What the executor records about a build without changing it (nothing a viewer shows): not
+# announced. What a viewer sees changes only with a transition, which is announced.
+RECORDED_FIELDS = frozenset({"process_group", "workspace"})
+BUILD_FIELDS = RECORDED_FIELDS | {"queue_reason", "error"}
 
 
 class BuildQueries:
@@ -34,9 +37,16 @@ class BuildQueries:
 
     async def create_build(self, build: Build) -> Build:
         """Insert a build, numbering it with the repository's next build number."""
-        created = await self.engine.write(lambda db: _insert_build(db, build))
-        self.changes.publish(Change(ChangeKind.BUILD_CREATED, build=created))
-        return created
+        return await self.engine.write(
+            lambda db: _insert_build(db, build), then=self._announce(ChangeKind.BUILD_CREATED)
+        )
+
+    def _announce(self, kind: ChangeKind) -> Callable[[Build], None]:
+        return lambda build: self.changes.publish(Change(kind, build=build))
+
+    def _announce_created(self, builds: list[Build] | None) -> None:
+        for build in builds or []:
+            self.changes.publish(Change(ChangeKind.BUILD_CREATED, build=build))
 
     async def create_builds_for_event(
         self, event_id: str, builds: list[Build], reason: str, trigger: Trigger
@@ -65,9 +75,7 @@ class BuildQueries:
                 return None
             return [_insert_build(db, b) for b in builds]
 
-        created = await self.engine.write(unit)
-        for build in created or []:
-            self.changes.publish(Change(ChangeKind.BUILD_CREATED, build=build))
+        created = await self.engine.write(unit, then=self._announce_created)
         return created
 
     async def get_build(self, build_id: str) -> Build:
@@ -90,9 +98,7 @@ class BuildQueries:
                 db, "builds", build_id, _get_build, check_build_transition, status, values
             )
 
-        changed = await self.engine.write(unit)
-        self.changes.publish(Change(ChangeKind.BUILD_CHANGED, build=changed))
-        return changed
+        return await self.engine.write(unit, then=self._announce(ChangeKind.BUILD_CHANGED))
 
     async def list_builds(self, where: BuildFilter, cursor: str | None, limit: int) -> Page[Build]:
         equals = {
@@ -132,7 +138,7 @@ class BuildQueries:
 
     async def set_build_fields(self, build_id: str, **fields: Any) -> None:
         """Record facts about a build without changing its status (not announced)."""
-        check_fields(fields, BUILD_FIELDS)
+        check_fields(fields, RECORDED_FIELDS)
 
         def unit(db: Database) -> None:
             if db.execute("SELECT 1 FROM builds WHERE id = ?", [build_id]).fetchone() is None:
@@ -150,8 +156,10 @@ class BuildQueries:
                 [(reason, build_id) for build_id, reason in reasons.items()],
             )
 
-        await self.engine.write(unit)
-        self.changes.publish(Change(ChangeKind.QUEUE_CHANGED, queue=dict(reasons)))
+        queue = dict(reasons)
+        await self.engine.write(
+            unit, then=lambda _: self.changes.publish(Change(ChangeKind.QUEUE_CHANGED, queue=queue))
+        )
 
     async def last_successful_build(self, repository_id: str, workflow: str) -> Build | None:
         def query(db: Database) -> Build | None:

@@ -2,12 +2,13 @@
 
 A mixin of `SqliteStore` (it needs `self.engine` and `self.changes`). Registering, changing or
 deleting a repository announces `repository_changed` once committed, so caches of repositories
-(the webhook intake's) invalidate themselves.
+(the webhook intake's) invalidate themselves; storing its pipeline does not (nothing caches it).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from sqlite_utils import Database
@@ -36,8 +37,7 @@ class RepositoryQueries:
                     f"repository {repo.provider} {repo.full_name} is already registered"
                 ) from exc
 
-        await self.engine.write(unit)
-        self._repository_changed(repo.id)
+        await self.engine.write(unit, then=self._changed(repo.id))
 
     async def get_repository(self, repository_id: str) -> Repository:
         return await self.engine.read(lambda db: _get_repository(db, repository_id))
@@ -64,17 +64,14 @@ class RepositoryQueries:
             db.table("repositories").update(repository_id, values)
             return _get_repository(db, repository_id)
 
-        updated = await self.engine.write(unit)
-        self._repository_changed(repository_id)
-        return updated
+        return await self.engine.write(unit, then=self._changed(repository_id))
 
     async def delete_repository(self, repository_id: str) -> None:
         def unit(db: Database) -> None:
             _get_repository(db, repository_id)
             db.execute("DELETE FROM repositories WHERE id = ?", [repository_id])
 
-        await self.engine.write(unit)
-        self._repository_changed(repository_id)
+        await self.engine.write(unit, then=self._changed(repository_id))
 
     async def find_repository(
         self, provider: Provider, owner: str, name: str, provider_id: int | None
@@ -133,8 +130,9 @@ class RepositoryQueries:
 
         await self.engine.write(unit)
 
-    def _repository_changed(self, repository_id: str) -> None:
-        self.changes.publish(Change(ChangeKind.REPOSITORY_CHANGED, repository_id=repository_id))
+    def _changed(self, repository_id: str) -> Callable[[object], None]:
+        change = Change(ChangeKind.REPOSITORY_CHANGED, repository_id=repository_id)
+        return lambda _: self.changes.publish(change)
 
 
 def _secret_columns(secrets: RepositorySecrets) -> dict[str, Any]:

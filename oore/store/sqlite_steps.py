@@ -47,9 +47,9 @@ class StepQueries:
                 db, "steps", step_id, _get_step, check_step_transition, status, values
             )
 
-        changed = await self.engine.write(unit)
-        self.changes.publish(Change(ChangeKind.STEP_CHANGED, step=changed))
-        return changed
+        return await self.engine.write(
+            unit, then=lambda step: self.changes.publish(Change(ChangeKind.STEP_CHANGED, step=step))
+        )
 
 
 def _get_step(db: Database, step_id: str) -> Step:

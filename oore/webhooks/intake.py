@@ -297,10 +297,7 @@ class Intake:
     def _github_secret(self, known: _Known) -> bytes | None:
         # A repository's own secret is the only one accepted for it; the shared secret covers
         # repositories without one and deliveries for repositories not registered (yet).
-        if known.secret is not None:
-            return known.secret
-        shared = self.shared_github_secret
-        return shared.encode() if shared is not None else None
+        return known.secret if known.secret is not None else self._shared_secret()
 
     async def _gitlab_repository(self, repository_id: str) -> _Known:
         key = ("gitlab", repository_id)

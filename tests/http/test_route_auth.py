@@ -71,7 +71,9 @@ def all_routes(app: QuartTrio, *, websocket: bool = False) -> list[Route]:
 
 
 def marked(app: QuartTrio, route: Route, marker: str) -> bool:
-    """Whether the route's view carries `marker`; the webhook receivers are public by design."""
+    """Whether the route's view carries `marker`. The webhook receivers have no view (they are
+    answered before Quart) and are public by design: taken as marked, so only the tests that
+    send requests check them (they must answer without a bearer token, and never 401 for one)."""
     if route.endpoint == FAST_PATH:
         return marker == "_oore_public"
     return bool(getattr(app.view_functions[route.endpoint], marker, False))

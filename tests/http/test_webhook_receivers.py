@@ -124,3 +124,40 @@ async def test_an_error_in_the_receiver_is_the_same_json_error_as_elsewhere(app:
         "error": {"code": "bad_request", "message": "the X-GitHub-Delivery header is missing"}
     }
     assert json.loads(await response.get_data())  # JSON, not HTML
+
+
+async def test_other_methods_on_a_receiver_are_405_naming_post(app: QuartTrio) -> None:
+    client = app.test_client()
+    for path in ("/api/webhooks/github", f"/api/webhooks/gitlab/{new_id()}"):
+        for method in ("GET", "PUT", "DELETE", "OPTIONS"):
+            response = await client.open(path, method=method)
+            assert response.status_code == 405, (path, method)
+            assert response.headers["Allow"] == "POST"
+            assert (await response.get_json())["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(("version", "closes"), [("1.1", True), ("2", False)])
+async def test_a_refused_body_closes_an_http1_connection_only(
+    app: QuartTrio, services: Services, version: str, closes: bool
+) -> None:
+    """HTTP/2 has no Connection header (h2 refuses a response that carries one)."""
+    too_big = str(services.settings.max_body_bytes + 1)
+    headers = github_headers(b"{}") | {"Content-Length": too_big}
+    scope = {
+        "type": "http",
+        "http_version": version,
+        "method": "POST",
+        "path": "/api/webhooks/github",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 413
+    assert ((b"connection", b"close") in sent[0]["headers"]) is closes

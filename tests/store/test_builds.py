@@ -234,7 +234,8 @@ async def test_set_build_fields(store: SqliteStore) -> None:
     got = await store.get_build(build.id)
     assert (got.workspace, got.process_group, got.status) == ("/ws/1", 4242, BuildStatus.QUEUED)
     # Times are stamped by transitions, the status changed only through them.
-    for field in ("started_at", "status", "number"):
+    # What a viewer sees (error, queue_reason) changes only by an announced transition.
+    for field in ("started_at", "status", "number", "error", "queue_reason"):
         with pytest.raises(ValueError, match="not updatable"):
             await store.set_build_fields(build.id, **{field: "x"})
     with pytest.raises(NotFound):

@@ -4,6 +4,7 @@ secrets, the stored pipeline, and the `repository_changed` announcement after ea
 from __future__ import annotations
 
 import pytest
+import trio
 
 from oore.errors import Conflict, NotFound
 from oore.model import Provider
@@ -96,3 +97,19 @@ async def test_failed_repository_writes_announce_nothing(store: SqliteStore) -> 
         with pytest.raises(NotFound):
             await store.delete_repository("nope")
     assert seen.seen == []
+
+
+async def test_a_write_whose_caller_gives_up_is_still_announced(store: SqliteStore) -> None:
+    """The announcement comes from the writer once committed, not from the caller: a request
+    cancelled while its write was queued (a client that went away) still invalidates caches."""
+    repo = make_repo()
+    await store.create_repository(repo, NO_SECRETS)
+    with store.changes.subscribe() as changes:
+        with trio.CancelScope() as caller:
+            caller.cancel()  # cancelled at its first wait: after queueing the write
+            await store.update_repository(repo.id, {"active": False})
+        assert caller.cancelled_caught
+        with trio.fail_after(10):
+            change = await changes.receive.receive()
+    assert (change.kind, change.repository_id) == (ChangeKind.REPOSITORY_CHANGED, repo.id)
+    assert (await store.get_repository(repo.id)).active is False

@@ -3,12 +3,14 @@ of the per-entity query modules, and where its changes are published."""
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
+import oore.store
 from oore.errors import Conflict, Unavailable
 from oore.model import Repository
 from oore.primitives import Broadcast
@@ -111,3 +113,37 @@ async def test_each_store_has_its_own_changes_unless_given_one(tmp_path: Path) -
     ):
         assert isinstance(one.changes, Broadcast)
         assert one.changes is not two.changes
+
+
+# Writes that change nothing a subscriber follows (builds, steps, the queue, repositories).
+NOT_ANNOUNCED = {
+    "set_meta",
+    "increment_counter",
+    "insert_event",
+    "finish_event",
+    "reset_event",
+    "create_token",
+    "revoke_token",
+    "touch_token",
+    "create_steps",  # a build's steps are created before it runs; each is announced as it moves
+    "set_build_fields",  # recorded facts (workspace, process group), see RECORDED_FIELDS
+    "add_artifacts",
+    "set_pipeline",
+    "replace_secret_group",
+    "delete_secret_group",
+}
+
+
+def test_every_store_write_announces_or_is_listed_as_not_announcing() -> None:
+    """A new write method must decide: announce after commit (`then=`) or be listed above."""
+    silent, announcing = set(), set()
+    for path in Path(oore.store.__file__).parent.glob("sqlite_*.py"):
+        for method in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(method, ast.AsyncFunctionDef):
+                continue
+            for call in ast.walk(method):
+                if isinstance(call, ast.Call) and ast.unparse(call.func) == "self.engine.write":
+                    has_then = any(k.arg == "then" for k in call.keywords)
+                    (announcing if has_then else silent).add(method.name)
+    assert silent == NOT_ANNOUNCED
+    assert {"create_build", "transition_build", "update_repository"} <= announcing

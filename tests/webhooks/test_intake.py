@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import trio
 
 from oore.crypto import Sealer, aad, gitlab_token_key, keyed_hash
 from oore.errors import BadRequest, NotFound, Unauthorized
@@ -197,3 +198,58 @@ _GITHUB_HEADER_NAMES = (
 def test_fixtures_are_the_examples_the_tests_describe() -> None:
     assert json.loads(GITHUB_PUSH)["repository"]["id"] == HELLO_ID
     assert json.loads(GITLAB_PUSH)["project"]["id"] == 15
+
+
+class CountedLookups(SqliteStore):
+    """The same store (engine and broadcast shared), counting the intake's repository lookups;
+    with `hold` set, reading a repository's secrets waits for it after the read (a slow read)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store.engine, store.changes)
+        self.lookups = 0
+        self.hold: trio.Event | None = None
+        self.holding = trio.Event()
+
+    async def find_repository(
+        self, provider: Provider, owner: str, name: str, provider_id: int | None
+    ) -> Repository | None:
+        self.lookups += 1
+        return await super().find_repository(provider, owner, name, provider_id)
+
+    async def repository_secrets(self, repository_id: str) -> RepositorySecrets:
+        found = await super().repository_secrets(repository_id)
+        if self.hold is not None:
+            self.holding.set()
+            await self.hold.wait()
+        return found
+
+
+async def test_a_known_repository_is_looked_up_once(store: SqliteStore, sealer: Sealer) -> None:
+    counted = CountedLookups(store)
+    intake = Intake(counted, sealer, shared_github_secret=None, gitlab_token_key=b"k", kick=Kicks())
+    await github_repository(store, sealer, "repo-secret")
+    for _ in range(3):
+        assert (await intake.github(signed("repo-secret", GITHUB_PUSH), GITHUB_PUSH)).status == 202
+    assert counted.lookups == 1
+
+
+async def test_a_lookup_that_read_before_a_change_is_not_cached(
+    store: SqliteStore, sealer: Sealer
+) -> None:
+    counted = CountedLookups(store)
+    intake = Intake(counted, sealer, shared_github_secret=None, gitlab_token_key=b"k", kick=Kicks())
+    repo = await github_repository(store, sealer, "old-secret")
+    gate = trio.Event()
+    counted.hold = gate
+    async with trio.open_nursery() as nursery:
+        # A delivery reads the repository and its secret (the old one), then is slow to go on...
+        nursery.start_soon(intake.github, signed("old-secret", GITHUB_PUSH), GITHUB_PUSH)
+        await counted.holding.wait()
+        counted.hold = None
+        # ...while the secret changes, and another delivery sees the change first.
+        await store.update_repository(repo.id, {}, _github_secrets(sealer, repo.id, "new-secret"))
+        assert (await intake.github(signed("new-secret", GITHUB_PUSH), GITHUB_PUSH)).status == 202
+        gate.set()  # the slow one goes on (its delivery was signed in time: accepted)
+    # What the slow one read is older than the change: it must not be what is cached now.
+    with pytest.raises(Unauthorized):
+        await intake.github(signed("old-secret", GITHUB_PUSH), GITHUB_PUSH)

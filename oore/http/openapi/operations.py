@@ -106,7 +106,7 @@ ACK: dict[int, tuple[str, Content]] = {
 DUPLICATE: dict[int, tuple[str, Content]] = {
     200: ("Already stored under this delivery id; nothing new", "WebhookAck")
 }
-QUEUE = 503  # asked of the RepositorySupervisor: unavailable when the build queue is not running
+QUEUE = 503  # asked of the RepositorySupervisor: unavailable when it does not answer in time
 ONE_BUILD = "/api/builds/{build_id}"
 STORED_PIPELINE = "/api/repositories/{repository_id}/pipeline"
 SECRET_GROUP = "/api/secret-groups/{name}"
