@@ -44,6 +44,11 @@ class Settings:
     max_log_bytes: int
     ingest_quiet: float  # OORE_INGEST_QUIET: the pause between deliveries the ingester waits for
     ingest_patience: float  # OORE_INGEST_PATIENCE: how long it waits for that pause at most
+    # Provider instances (how tests point Oore at local servers, and a self-managed GitLab).
+    allow_private_providers: bool
+    github_url: str
+    github_api_url: str
+    gitlab_url: str
     env_file: Path | None
     admin_token_file: Path | None = None
     build_user: str | None = None  # OORE_BUILD_USER; None: builds run as the daemon's user

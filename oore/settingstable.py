@@ -210,6 +210,57 @@ def _token_or_loopback(token: str | None, earlier: Earlier) -> bool:
     return token is not None or is_loopback_host(earlier["bind_host"])
 
 
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("not a boolean")
+
+
+def _parse_provider_url(raw: str) -> str:
+    scheme, sep, rest = raw.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if scheme.lower() not in ("http", "https") or not sep or not host or "@" in rest.split("/")[0]:
+        raise ValueError("bad url")
+    return raw.rstrip("/")
+
+
+def is_private_host(host: str) -> bool:
+    """A host name or address that is this machine or a private network's (loopback, private
+    ranges, link-local, unique-local, unspecified). Names are judged by what they resolve to at
+    connect time (`oore.providers.outbound`); here only `localhost` and literal addresses."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global
+
+
+def _public_https(url: str, earlier: Earlier) -> bool:
+    # A provider instance is contacted with our credentials: https and a public host only,
+    # unless OORE_ALLOW_PRIVATE_PROVIDERS says a private one (a self-managed GitLab) is meant.
+    if earlier["allow_private_providers"]:
+        return True
+    host = url.partition("://")[2].split("/", 1)[0]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return url.lower().startswith("https://") and not is_private_host(host)
+
+
+PROVIDER_URL_FORM = "expected a URL such as https://github.example.com (no user or password)"
+PROVIDER_URL_RULE = Rule(
+    _public_https,
+    "expected an https:// URL of a public host (set OORE_ALLOW_PRIVATE_PROVIDERS=1 for a "
+    "provider on a private network)",
+)
+
+
 def _patience_covers_quiet(patience: float, earlier: Earlier) -> bool:
     # Less patience than the pause waited for would never see a pause during a burst at all.
     return bool(patience >= earlier["ingest_quiet"])
@@ -316,6 +367,37 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_float,
         0.02,
         "expected a number of seconds > 0",
+    ),
+    Setting(
+        "OORE_ALLOW_PRIVATE_PROVIDERS",
+        "allow_private_providers",
+        _parse_bool,
+        False,
+        "expected 1 or 0 (true or false)",
+    ),
+    Setting(
+        "OORE_GITHUB_URL",
+        "github_url",
+        _parse_provider_url,
+        "https://github.com",
+        PROVIDER_URL_FORM,
+        PROVIDER_URL_RULE,
+    ),
+    Setting(
+        "OORE_GITHUB_API_URL",
+        "github_api_url",
+        _parse_provider_url,
+        "https://api.github.com",
+        PROVIDER_URL_FORM,
+        PROVIDER_URL_RULE,
+    ),
+    Setting(
+        "OORE_GITLAB_URL",
+        "gitlab_url",
+        _parse_provider_url,
+        "https://gitlab.com",
+        PROVIDER_URL_FORM,
+        PROVIDER_URL_RULE,
     ),
     Setting(
         "OORE_INGEST_PATIENCE",

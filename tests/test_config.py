@@ -82,6 +82,10 @@ def test_defaults_for_a_user(load: Load, home: Path) -> None:
         max_log_bytes=200 * 1024 * 1024,
         ingest_quiet=0.02,
         ingest_patience=5.0,
+        allow_private_providers=False,
+        github_url="https://github.com",
+        github_api_url="https://api.github.com",
+        gitlab_url="https://gitlab.com",
         env_file=None,
         admin_token_file=None,
     )
@@ -396,6 +400,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "OORE_BUILD_USER": {"build_user": None},
     "OORE_INGEST_QUIET": {"ingest_quiet": 0.02},
     "OORE_INGEST_PATIENCE": {"ingest_patience": 5.0},
+    "OORE_ALLOW_PRIVATE_PROVIDERS": {"allow_private_providers": False},
+    "OORE_GITHUB_URL": {"github_url": "https://github.com"},
+    "OORE_GITHUB_API_URL": {"github_api_url": "https://api.github.com"},
+    "OORE_GITLAB_URL": {"gitlab_url": "https://gitlab.com"},
 }
 
 # A bad value of each kind per variable, and the expected form its message must give.
@@ -442,8 +450,35 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
         ("long", "seconds > 0"),
         ("0.01", "expected a number of seconds >= OORE_INGEST_QUIET"),  # below the default quiet
     ],
+    "OORE_ALLOW_PRIVATE_PROVIDERS": [("maybe", "expected 1 or 0 (true or false)")],
+    "OORE_GITHUB_URL": [
+        ("github.example.com", "expected a URL such as https://github.example.com"),
+        ("https://user:pw@github.example.com", "no user or password"),
+        ("http://github.example.com", "expected an https:// URL of a public host"),
+        ("https://127.0.0.1:8443", "OORE_ALLOW_PRIVATE_PROVIDERS=1"),
+    ],
+    "OORE_GITHUB_API_URL": [
+        ("https://10.1.2.3/api/v3", "expected an https:// URL of a public host"),
+        ("https://[::1]:8443", "OORE_ALLOW_PRIVATE_PROVIDERS=1"),
+    ],
+    "OORE_GITLAB_URL": [
+        ("https://localhost", "expected an https:// URL of a public host"),
+        ("https://169.254.169.254", "public host"),
+        ("ftp://gitlab.example.com", "expected a URL such as"),
+    ],
 }
 ANY_VALUE = {"OORE_GITHUB_WEBHOOK_SECRET"}  # any text is a valid secret
+
+
+def test_private_provider_urls_are_allowed_when_said(load: Load) -> None:
+    local = {"OORE_GITLAB_URL": "http://127.0.0.1:8929", "OORE_GITHUB_API_URL": "http://[::1]:9"}
+    with pytest.raises(ConfigError, match="OORE_ALLOW_PRIVATE_PROVIDERS"):
+        load(local)
+    settings = load({**local, "OORE_ALLOW_PRIVATE_PROVIDERS": "1"})
+    assert (settings.gitlab_url, settings.github_api_url) == (
+        "http://127.0.0.1:8929",
+        "http://[::1]:9",
+    )
 
 
 def test_every_setting_is_tested() -> None:
