@@ -27,7 +27,6 @@ from hypercorn.trio.run import worker_serve
 from hypercorn.utils import repr_socket_addr, wrap_app
 
 from oore import __version__
-from oore.actors.runtime import Supervisor
 from oore.config import Settings
 from oore.crypto import Sealer, aad
 from oore.errors import ConfigError, CryptoError, Unavailable
@@ -143,7 +142,7 @@ async def _start_and_wait(
     settings = wiring.services.settings
     shutdown, http_done = trio.Event(), trio.Event()
     nursery.start_soon(_watch_signals, shutdown)
-    await nursery.start(Supervisor(list(wiring.children)).run)
+    await nursery.start(wiring.supervisor.run)
     await nursery.start(_serve_http, wiring, config, sockets, shutdown, http_done)
     if on_ready is not None:
         on_ready()

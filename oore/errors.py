@@ -93,6 +93,13 @@ class Unavailable(OoreError):
     status = 503
 
 
+class ProviderError(OoreError):
+    """A provider (GitHub, GitLab) answered with an error, or something Oore cannot use."""
+
+    code = "provider_error"
+    status = 502
+
+
 class StoreBusy(Unavailable):
     """Another process kept the database locked for longer than the store waits. It passes when
     that process ends its transaction, so the supervisor restarts an actor that failed on it

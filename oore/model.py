@@ -291,3 +291,37 @@ class ApiToken:
     created_at: str
     last_used_at: str | None = None
     revoked_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GithubApp:
+    """The GitHub App made through the manifest flow (its secrets are kept apart, sealed)."""
+
+    id: str  # our row id: it names the sealed columns in their AAD
+    app_id: int
+    slug: str
+    name: str
+    owner: str
+    html_url: str
+    client_id: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class GithubInstallationRepo:
+    id: int  # GitHub's repository id
+    full_name: str
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GithubInstallation:
+    """Where the app is installed (a user or an organization) and the repositories it may see."""
+
+    id: int
+    account: str
+    account_type: str  # "User" or "Organization"
+    repository_selection: str  # "all" or "selected"
+    suspended: bool
+    repositories: tuple[GithubInstallationRepo, ...]
+    updated_at: str

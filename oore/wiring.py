@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import trio
+from prometheus_client import CollectorRegistry
 
 from oore.actors.executor import Dirs
 from oore.actors.ingester import IngestQueue, WebhookIngester
 from oore.actors.logs import LogStreamer
 from oore.actors.messages import IngestRequest, LogMessage, RepositoryMessage
+from oore.actors.metrics import BuildDurations, DaemonGauges
 from oore.actors.planner import BuildPlanner
 from oore.actors.repository import RepositorySupervisor
-from oore.actors.runtime import ChildSpec, mailbox
+from oore.actors.runtime import ChildSpec, Supervisor, mailbox
 from oore.config import Settings
 from oore.crypto import Sealer, gitlab_token_key
 from oore.execution.identity import BuildUser
+from oore.git import remove_stale_keys, ssh_dir
 from oore.http.services import Services
 from oore.logs.hub import LogHub
 from oore.paths import DataPaths
 from oore.primitives import Doorbell, Lull
+from oore.providers.credentials import RepositoryCredentials
+from oore.providers.gitauth import CredentialChain
+from oore.providers.github_app import GithubApps
+from oore.providers.github_credentials import GithubAppCredentials
+from oore.providers.gitlab_connection import GitLabConnection
+from oore.providers.gitlab_credentials import GitLabOAuthCredentials
 from oore.store.base import Store
 from oore.webhooks.intake import Intake
 
@@ -39,7 +49,7 @@ LOG_INBOX = 64  # output chunks (up to 64 KiB each) waiting for the log streamer
 @dataclass(frozen=True, slots=True)
 class Wiring:
     services: Services  # what HTTP handlers see
-    children: tuple[ChildSpec, ...]  # the supervised actors, in start order
+    supervisor: Supervisor  # runs the actors, in start order
     repositories: RepositorySupervisor  # drained at shutdown: running builds may finish
 
 
@@ -76,9 +86,26 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
         kick=ingest.kick,
     )
     log_hub = LogHub(paths.logs)
+    gitlab = GitLabConnection(store, sealer, settings)
+    github = GithubApps(
+        store,
+        sealer,
+        api_url=settings.github_api_url,
+        allow_private=settings.allow_private_providers,
+    )
+    # Which credential a fetch uses: the repository's own first, then the providers'.
+    own = RepositoryCredentials(store, sealer)
+    credentials = CredentialChain(
+        [
+            own,
+            GithubAppCredentials(github, settings.github_url),
+            GitLabOAuthCredentials(store, gitlab),
+        ]
+    )
+    remove_stale_keys(ssh_dir(paths.mirrors))  # left by a daemon killed mid-fetch
     repositories = RepositorySupervisor(
         store,
-        BuildPlanner(store, sealer, paths.mirrors),
+        BuildPlanner(store, sealer, paths.mirrors, credentials=credentials, build_credentials=own),
         boxes.repositories[1],
         boxes.logs[0],
         Dirs(paths.workspaces, paths.artifacts, paths.cache, paths.scratch, user),
@@ -90,11 +117,22 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
     ingester = WebhookIngester(
         store, boxes.webhooks[1], boxes.repositories[0], ingest.overflow, lull=ingest.deliveries
     )
-    children = (
-        ChildSpec("log-streamer", streamer.run),
-        ChildSpec("repository-supervisor", repositories.run),
-        ChildSpec("webhook-ingester", ingester.run),
+    registry = CollectorRegistry(auto_describe=True)
+    durations = BuildDurations(store.changes, registry)
+    supervisor = Supervisor(
+        [
+            ChildSpec("log-streamer", streamer.run),
+            ChildSpec("repository-supervisor", repositories.run),
+            ChildSpec("webhook-ingester", ingester.run),
+            ChildSpec("build-durations", durations.run),
+        ]
     )
+    mailboxes: dict[str, trio.MemorySendChannel[Any]] = {
+        "webhooks": boxes.webhooks[0],
+        "repositories": boxes.repositories[0],
+        "logs": boxes.logs[0],
+    }
+    gauges = DaemonGauges(registry, supervisor, repositories, streamer, mailboxes)
     services = Services(
         settings=settings,
         paths=paths,
@@ -106,5 +144,8 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
         reprocess=ingest.kick,
         gitlab_token_key=token_key,
         started_monotonic=time.monotonic(),
+        gauges=gauges,
+        gitlab=gitlab,
+        github=github,
     )
-    return Wiring(services, children, repositories)
+    return Wiring(services, supervisor, repositories)

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from oore import daemon
-from oore.actors.runtime import ChildSpec, SupervisorEscalation
+from oore.actors.runtime import ChildSpec, Supervisor, SupervisorEscalation
 from oore.config import Settings
 from oore.crypto import Sealer
 from oore.errors import Unavailable
@@ -33,7 +33,7 @@ async def test_an_actor_that_keeps_crashing_escalates_out_of_the_daemon(
         raise RuntimeError("boom")
 
     wiring = wire(settings, store, sealer, current_user())
-    crashing = dataclasses.replace(wiring, children=(ChildSpec("crasher", crasher),))
+    crashing = dataclasses.replace(wiring, supervisor=Supervisor([ChildSpec("crasher", crasher)]))
     config = daemon._hypercorn_config(settings)
     sockets = daemon._bind(settings)
     try:

@@ -71,6 +71,7 @@ class BuildJob:
     changed_files: list[str] | None = None
     inputs: Mapping[str, object] = field(default_factory=dict)
     pipeline_file: str | None = None
+    mask: tuple[str, ...] = ()  # more values masked in the log, beyond the secrets' own
 
 
 class BuildExecutor:
@@ -109,7 +110,8 @@ class BuildExecutor:
         Cancelled (the daemon stopping past its grace), the build is left as it is: its process
         groups are gone, and the next start marks it interrupted and queues it again.
         """
-        await self.logs.send(LogOpen(self.build.id, tuple(self.job.secrets.values())))
+        masked = (*self.job.secrets.values(), *self.job.mask)
+        await self.logs.send(LogOpen(self.build.id, masked))
         result: tuple[BuildStatus, str | None] | None = None
         try:
             result = await self._run()

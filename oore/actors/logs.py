@@ -73,6 +73,7 @@ class LogStreamer:
         self.logs_dir = hub.logs_dir
         self.inbox = inbox
         self.cap = cap
+        self.bytes_written = 0  # log text written to disk since start, for /metrics
         self._open: dict[str, _BuildLog] = {}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -161,6 +162,7 @@ class LogStreamer:
             text, lengths = text[: sum(lengths[:fits])], lengths[:fits]
         for piece, piece_lengths in _pieces(text, lengths):
             outcome.publish(build_id, log.writer.append(step, stream, piece, piece_lengths))
+        self.bytes_written += len(text)
         if over:
             log.capped = True
             notice = f"[oore] log size limit of {log.cap} bytes reached; output is not stored\n"

@@ -19,9 +19,11 @@ from typing import Any, Protocol
 from oore.actors.executor import BuildJob
 from oore.actors.messages import ManualBuild, TriggerReceived
 from oore.crypto import Sealer, aad
-from oore.errors import Forbidden, InvalidPipeline, NotFound, ValidationError
+from oore.errors import Forbidden, InvalidPipeline, NotFound, OoreError, ValidationError
 from oore.git import (
+    CredentialsRefused,
     FetchError,
+    GitCredential,
     GitError,
     Mirror,
     changed_files,
@@ -32,6 +34,8 @@ from oore.git import (
     redact,
     resolve,
 )
+from oore.git.credentials import http_env, secret_forms
+from oore.git.names import origin_of
 from oore.ids import new_id
 from oore.model import (
     Build,
@@ -54,6 +58,7 @@ from oore.pipeline import (
     workflow_for_manual,
 )
 from oore.pipeline.offloop import load_off_loop
+from oore.providers.gitauth import CredentialSource
 from oore.store.base import Store
 from oore.webhooks.delivery import json_document
 
@@ -82,12 +87,24 @@ class Planner(Protocol):
 
 class BuildPlanner:
     def __init__(
-        self, store: Store, sealer: Sealer, mirrors_dir: Path, *, git_timeout: float = 600
+        self,
+        store: Store,
+        sealer: Sealer,
+        mirrors_dir: Path,
+        *,
+        git_timeout: float = 600,
+        credentials: CredentialSource | None = None,
+        build_credentials: CredentialSource | None = None,
     ) -> None:
         self.store = store
         self.sealer = sealer
         self.mirrors_dir = mirrors_dir
         self.git_timeout = git_timeout
+        self.credentials = credentials  # None: every repository is fetched without one
+        # What a build that asks for `git_credentials` may get: the repository's own token only.
+        # The GitHub App's installation token reads every repository of the installation, and
+        # GitLab's OAuth token is a maintainer's whole account: never handed to build scripts.
+        self.build_credentials = build_credentials
         self._files: dict[tuple[str, str], tuple[str, bytes] | None] = {}
         self._commits: set[tuple[str, str]] = set()
         self._mirrors: dict[str, Mirror] = {}
@@ -100,7 +117,7 @@ class BuildPlanner:
         base = Build.queued(repo.id, "", trigger, event_id=message.event_id)
         try:
             mirror = await self._mirror(repo)
-            await self._fetch_commit(mirror, trigger)
+            await self._fetch_commit(repo, mirror, trigger)
             pipeline = await self._pipeline(repo, mirror, trigger.sha)
         except GitError as exc:
             reason = f"fetching {trigger.sha[:12]} failed: {exc.message}"
@@ -159,7 +176,7 @@ class BuildPlanner:
     async def for_manual(self, message: ManualBuild) -> Build:
         repo = await self.store.get_repository(message.repository_id)
         mirror = await self._mirror(repo)
-        sha = await self._manual_sha(mirror, message)
+        sha = await self._manual_sha(repo, mirror, message)
         pipeline = await self._pipeline(repo, mirror, sha)
         if pipeline is None:
             raise NotFound(f"no pipeline file at {sha[:12]} and no stored pipeline")
@@ -177,14 +194,14 @@ class BuildPlanner:
         build = Build.queued(repo.id, workflow.id, trigger)
         return dataclasses.replace(build, inputs=inputs, extra_env=dict(message.env))
 
-    async def _manual_sha(self, mirror: Mirror, message: ManualBuild) -> str:
+    async def _manual_sha(self, repo: Repository, mirror: Mirror, message: ManualBuild) -> str:
         if message.sha:
             if not await has_commit(mirror, message.sha):
-                await fetch(mirror, [message.sha], timeout=self.git_timeout)
+                await self._fetch(repo, mirror, [message.sha])
             return message.sha
         ref = f"refs/heads/{message.branch}" if message.branch else f"refs/tags/{message.tag}"
         try:
-            await fetch(mirror, [ref], timeout=self.git_timeout)
+            await self._fetch(repo, mirror, [ref])
         except FetchError as exc:
             if "couldn't find remote ref" not in exc.message:
                 raise
@@ -200,7 +217,7 @@ class BuildPlanner:
         trigger = build.trigger
         try:
             mirror = await self._mirror(repo)
-            await self._fetch_commit(mirror, trigger)
+            await self._fetch_commit(repo, mirror, trigger)
             pipeline = await self._pipeline(repo, mirror, build.sha)
         except (GitError, InvalidPipeline) as exc:
             return exc.message
@@ -211,7 +228,8 @@ class BuildPlanner:
             inputs = resolve_inputs(workflow, build.inputs)
             workflow = _with_inputs(workflow, inputs)
             secrets = await self._secrets(workflow, repo, trigger)
-        except (NotFound, Forbidden, ValidationError) as exc:
+            git_env, git_masks = await self._git_env(workflow, repo, trigger)
+        except (NotFound, Forbidden, ValidationError, GitError) as exc:
             return exc.message
         except ValueError as exc:
             return str(exc)
@@ -220,7 +238,8 @@ class BuildPlanner:
             repository=repo,
             workflow=workflow,
             mirror=mirror,
-            secrets=secrets,
+            secrets={**secrets, **git_env},
+            mask=git_masks,
             event=await self._payload(build.event_id),
             changed_files=await self._changed(repo, mirror, workflow, build.sha),
             inputs=inputs,
@@ -237,6 +256,34 @@ class BuildPlanner:
             for row_id, variable, blob in await self.store.sealed_secret_group(name):
                 values[variable] = self.sealer.open(blob, aad("secrets", row_id, "value")).decode()
         return values
+
+    async def _git_env(
+        self, workflow: Workflow, repo: Repository, trigger: Trigger
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """The environment that lets the build's own git fetch with the repository's HTTP
+        credential (`git_credentials: true`), and the forms of it to mask in the log."""
+        if not workflow.environment.git_credentials:
+            return {}, ()
+        if trigger.from_fork:
+            raise Forbidden(
+                f"workflow {workflow.id} asks for git_credentials, which builds of pull requests "
+                "from forks never get (their code is untrusted), whatever allow_fork_secrets says"
+            )
+        credential = await self._credential(repo, self.build_credentials)
+        if credential is None and await self._credential(repo, self.credentials) is not None:
+            raise Forbidden(
+                f"workflow {workflow.id} asks for git_credentials, but {repo.full_name} is "
+                "fetched with the GitHub App's or GitLab's account token, which builds never get "
+                "(it reaches far more than this repository); give the repository a token of its "
+                "own with `oore repo credentials set`"
+            )
+        # A deploy key opens only this repository, which the build already has: nothing to give.
+        if credential is None or credential.http_authorization is None:
+            return {}, ()
+        authorization = credential.http_authorization
+        # For URLs on the clone URL's host only: a script fetching elsewhere does not send it.
+        env = http_env(authorization, origin_of(repo.clone_url))
+        return env, secret_forms(authorization)
 
     async def _group(self, name: str) -> SecretGroup:
         try:
@@ -255,7 +302,7 @@ class BuildPlanner:
             self._mirrors[repo.id] = known
         return known
 
-    async def _fetch_commit(self, mirror: Mirror, trigger: Trigger) -> None:
+    async def _fetch_commit(self, repo: Repository, mirror: Mirror, trigger: Trigger) -> None:
         # Builds run the trigger's sha, never a ref's tip; a commit already here (redelivery,
         # a second workflow, a retry) needs no network round trip.
         if await self._has_commit(mirror, trigger.sha):
@@ -263,13 +310,40 @@ class BuildPlanner:
         refs = _refs_for(trigger)
         if refs:
             try:
-                await fetch(mirror, refs, timeout=self.git_timeout)
+                await self._fetch(repo, mirror, refs)
             except GitError:
                 if await has_commit(mirror, trigger.sha):
                     return
                 raise
         if not await has_commit(mirror, trigger.sha):
-            await fetch(mirror, [trigger.sha], timeout=self.git_timeout)
+            await self._fetch(repo, mirror, [trigger.sha])
+
+    async def _fetch(self, repo: Repository, mirror: Mirror, refs: list[str]) -> None:
+        # Asked for on each fetch, not kept: a token may have been replaced or refreshed since.
+        credential = await self._credential(repo, self.credentials)
+        try:
+            await fetch(mirror, refs, timeout=self.git_timeout, credential=credential)
+        except CredentialsRefused:
+            if credential is None or self.credentials is None:
+                raise
+            # A provider's token revoked or expired early: once more, with a new one if any.
+            await self.credentials.refused(repo, credential)
+            fresh = await self._credential(repo, self.credentials)
+            if fresh is None or fresh == credential:
+                raise
+            await fetch(mirror, refs, timeout=self.git_timeout, credential=fresh)
+
+    async def _credential(
+        self, repo: Repository, source: CredentialSource | None
+    ) -> GitCredential | None:
+        if source is None:
+            return None
+        try:
+            return await source.credential_for(repo)
+        except OoreError as exc:  # a provider that did not answer, a credential that won't open
+            raise FetchError(
+                f"getting the credential to fetch {repo.full_name} failed: {exc.message}"
+            ) from exc
 
     async def _has_commit(self, mirror: Mirror, sha: str) -> bool:
         # Objects are never removed from a mirror while referenced, so a yes can be remembered.

@@ -31,6 +31,10 @@ class FetchError(GitError):
     status = 502
 
 
+class CredentialsRefused(FetchError):
+    """The remote refused the fetch for want of valid credentials (missing, revoked, expired)."""
+
+
 class RefNotFound(GitError, NotFound):
     """A ref or commit is not in the mirror (fetch it first)."""
 

@@ -8,6 +8,7 @@ option or as a refspec with a different meaning (``a:b``, ``+x``, ``refs/*``).
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from oore.git.errors import GitError, redact
 
@@ -63,3 +64,44 @@ def has_credentials(url: object) -> bool:
 def shown_clone_url(url: str) -> str:
     """`url` as the API shows it: without the credentials an older version stored in it."""
     return redact(url) if has_credentials(url) else url
+
+
+# user@host:path, git's scp-like syntax for ssh (no "://", and a ":" before any "/").
+_SCP_LIKE = re.compile(r"(?:[^@/]+@)?(?P<host>[^/:]+):(?!//)")
+
+
+def origin_of(url: str) -> str:
+    """Where a clone URL sends credentials: ``scheme://host[:port]``, lowercase, without any
+    user; an scp-like ``git@host:path`` is ``ssh://host``; "" for a local or unparsable URL."""
+    if "://" not in url:
+        scp = _SCP_LIKE.match(url)
+        return f"ssh://{scp['host'].lower()}" if scp else ""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme.lower() == "file" or not parts.hostname:
+        return ""
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+
+
+# What a repository's owner, name and clone URL may be: what its API takes, and what a
+# provider's answer must meet before Oore registers it.
+# A path segment: no "." or ".." (providers refuse them, and they would be path traversal).
+SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]{1,100}"
+NAME = re.compile(SEGMENT)
+GITHUB_OWNER = re.compile(SEGMENT)
+GITLAB_NAMESPACE = re.compile(rf"{SEGMENT}(?:/{SEGMENT}){{0,19}}")
+# No control characters or spaces anywhere, and no host starting with "-" (an option to ssh).
+# No credentials either: http(s) takes no user part at all (a token works as a user name), ssh
+# and git take a user name (git@host) but no password. `has_credentials` says why.
+_HOST = r"(?!-)[^\s\x00-\x1f\x7f/?#@]+"
+_REST = r"(?:[/?#][^\s\x00-\x1f\x7f]*)?"
+CLONE_URL = re.compile(
+    rf"(?:https?://{_HOST}{_REST}"
+    rf"|(?:ssh|git)://(?:[^\s\x00-\x1f\x7f/?#@:]+@)?{_HOST}{_REST}"
+    r"|file://(?!-)[^\s\x00-\x1f\x7f]+"
+    r"|[A-Za-z0-9_.-]+@[A-Za-z0-9_.][A-Za-z0-9_.-]*:[^\s\x00-\x1f\x7f]+)"
+)

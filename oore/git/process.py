@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import trio
 
@@ -57,15 +57,18 @@ def git_command(args: Sequence[str]) -> list[str]:
     return [*command, *args]
 
 
-async def run_git(args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-    """Run git with `args`; the caller checks the exit code and bounds the time."""
+async def run_git(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git with `args` (and `env` over `git_env`: how a credential reaches git, see
+    `oore.git.credentials`); the caller checks the exit code and bounds the time."""
     return await trio.run_process(
         git_command(args),
         stdin=b"",
         capture_stdout=True,
         capture_stderr=True,
         check=False,
-        env=git_env(),
+        env={**git_env(), **(env or {})},
         start_new_session=True,
         deliver_cancel=_kill_group,
     )

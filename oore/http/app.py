@@ -8,9 +8,13 @@ from quart_trio import QuartTrio
 
 from oore.http import (
     builds,
+    credentials,
     errors,
     events,
+    github,
+    gitlab,
     logs,
+    metrics,
     openapi,
     pipelines,
     repositories,
@@ -34,7 +38,20 @@ def create_app(svc: Services, large_bodies: LargeBodies = LARGE_BODIES) -> Quart
     app.before_request(_refuse_large_bodies)
     app.before_request(authenticate_request)
     errors.install(app)
-    blueprints = (system, tokens, repositories, events, builds, logs, pipelines, secrets)
+    blueprints = (
+        system,
+        metrics,
+        tokens,
+        repositories,
+        events,
+        builds,
+        logs,
+        pipelines,
+        secrets,
+        gitlab,
+        credentials,
+        github,
+    )
     for module in (*blueprints, openapi):
         app.register_blueprint(module.blueprint)
     # Webhook deliveries are answered before Quart (fastpath.py); WebSocket messages from

@@ -42,6 +42,7 @@ async def list_builds() -> Response:
         status=BuildStatus(status) if status else None,
         branch=args.get("branch") or None,
         workflow=args.get("workflow") or None,
+        number=validate.query_int(args.get("number"), "number", default=None, low=1, high=2**62),
     )
     limit = validate.query_int(args.get("limit"), "limit", default=50, low=1, high=500)
     page = await services().store.list_builds(where, args.get("cursor") or None, limit)

@@ -14,8 +14,8 @@ from quart import Blueprint, Response, jsonify
 
 from oore.crypto import aad, generate_token, keyed_hash
 from oore.errors import ValidationError
-from oore.git.names import has_credentials
-from oore.http import present, removal, validate
+from oore.git.names import CLONE_URL, GITHUB_OWNER, GITLAB_NAMESPACE, NAME, has_credentials
+from oore.http import github_registration, present, removal, validate
 from oore.http.jsonio import read_json_object
 from oore.http.services import Services, services
 from oore.ids import new_id
@@ -24,25 +24,10 @@ from oore.store.base import UPDATABLE_REPOSITORY_FIELDS, RepositorySecrets
 
 blueprint = Blueprint("repositories", __name__)
 
-# A path segment: no "." or ".." (providers refuse them, and they would be path traversal).
-SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]{1,100}"
-NAME = re.compile(SEGMENT)
-GITHUB_OWNER = re.compile(SEGMENT)
-GITLAB_NAMESPACE = re.compile(rf"{SEGMENT}(?:/{SEGMENT}){{0,19}}")
-# No control characters or spaces anywhere, and no host starting with "-" (an option to ssh).
-# No credentials either: http(s) takes no user part at all (a token works as a user name), ssh
-# and git take a user name (git@host) but no password. `oore.git.names.has_credentials` says why.
-_HOST = r"(?!-)[^\s\x00-\x1f\x7f/?#@]+"
-_REST = r"(?:[/?#][^\s\x00-\x1f\x7f]*)?"
-CLONE_URL = re.compile(
-    rf"(?:https?://{_HOST}{_REST}"
-    rf"|(?:ssh|git)://(?:[^\s\x00-\x1f\x7f/?#@:]+@)?{_HOST}{_REST}"
-    r"|file://(?!-)[^\s\x00-\x1f\x7f]+"
-    r"|[A-Za-z0-9_.-]+@[A-Za-z0-9_.][A-Za-z0-9_.-]*:[^\s\x00-\x1f\x7f]+)"
-)
 CREDENTIALS_MESSAGE = (
     "credentials in the clone URL are not stored (they would be shown to every API reader); "
-    "remove them: per-repository credentials are coming"
+    "remove them, and give Oore the token with `oore repo credentials set REPO` "
+    "(PUT /api/repositories/{id}/credentials): it is stored sealed and never shown"
 )
 # git check-ref-format, for the parts a branch name typed by a person gets wrong.
 BRANCH = re.compile(
@@ -55,6 +40,8 @@ CREATABLE = UPDATABLE | {"provider", "owner", "name"}
 @blueprint.post("/api/repositories")
 async def create_repository() -> tuple[Response, int]:
     body = await read_json_object()
+    if "installation_id" in body:  # through the GitHub App: no secret, details from GitHub
+        return await github_registration.register(body)
     validate.unknown_fields(body, CREATABLE)
     provider = Provider(validate.choice(body, "provider", [p.value for p in Provider]))
     owner_pattern = GITHUB_OWNER if provider is Provider.GITHUB else GITLAB_NAMESPACE

@@ -15,11 +15,14 @@ import trio
 from quart import current_app
 
 from oore.actors.messages import RepositoryMessage
+from oore.actors.metrics import DaemonGauges
 from oore.config import Settings
 from oore.crypto import Sealer
 from oore.logs.hub import LogHub
 from oore.paths import DataPaths
 from oore.primitives import Broadcast
+from oore.providers.github_app import GithubApps
+from oore.providers.gitlab_connection import GitLabConnection
 from oore.store.base import HttpStore
 from oore.store.changes import Change
 from oore.webhooks.intake import Intake
@@ -41,6 +44,9 @@ class Services:
     reprocess: Callable[[str], None]
     gitlab_token_key: bytes
     started_monotonic: float
+    gauges: DaemonGauges  # what /metrics reads
+    gitlab: GitLabConnection  # the GitLab OAuth connection (one: its refreshes are serialised)
+    github: GithubApps  # the GitHub App: one, so that its installation tokens are shared
 
     @property
     def changes(self) -> Broadcast[Change]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, overload
 
-from oore.errors import ValidationError
+from oore.errors import BadRequest, ValidationError
 
 _MISSING = object()
+MAX_PARAMETER = 512  # far above any OAuth code or state a provider sends back
 
 
 def unknown_fields(body: dict[str, Any], allowed: Iterable[str]) -> None:
@@ -82,7 +83,13 @@ def positive_int(body: dict[str, Any], field: str) -> int | None:
     return value
 
 
-def query_int(raw: str | None, field: str, *, default: int, low: int, high: int) -> int:
+@overload
+def query_int(raw: str | None, field: str, *, default: int, low: int, high: int) -> int: ...
+@overload
+def query_int(raw: str | None, field: str, *, default: None, low: int, high: int) -> int | None: ...
+def query_int(
+    raw: str | None, field: str, *, default: int | None, low: int, high: int
+) -> int | None:
     if raw is None or raw == "":
         return default
     try:
@@ -91,4 +98,14 @@ def query_int(raw: str | None, field: str, *, default: int, low: int, high: int)
         raise ValidationError(field, f"must be an integer from {low} to {high}") from None
     if not low <= value <= high:
         raise ValidationError(field, f"must be an integer from {low} to {high}")
+    return value
+
+
+def query_parameter(args: Mapping[str, str], name: str) -> str | None:
+    """A provider's callback parameter: None when absent or empty, a 400 when oversized."""
+    value = args.get(name)
+    if not value:
+        return None
+    if len(value) > MAX_PARAMETER:
+        raise BadRequest(f"the callback's {name} is over {MAX_PARAMETER} characters")
     return value

@@ -17,6 +17,7 @@ from oore.pipeline.fields import (
     check_keys,
     describe,
     join,
+    opt_bool,
     opt_map,
     opt_text,
     text_list,
@@ -26,7 +27,7 @@ from oore.pipeline.yamlload import YMap, YNode, YScalar, YSeq
 
 TOOLS = ("flutter", "xcode", "cocoapods", "java", "node", "npm", "ndk", "ruby", "ubuntu")
 SIGNING = ("ios_signing", "android_signing")
-ENV_KEYS = ("vars", "groups", *TOOLS, *SIGNING)
+ENV_KEYS = ("vars", "groups", "git_credentials", *TOOLS, *SIGNING)
 ENV_ELSEWHERE = {"cache_paths": "cache", "scripts": "the workflow", "events": "triggering"}
 INPUT_KEYS = ("description", "type", "default", "options")
 INPUT_TYPES = ("string", "number", "boolean", "choice")
@@ -53,6 +54,7 @@ def parse_environment(ctx: Ctx, workflow: YMap, path: str) -> Environment:
         vars=frozen_map(_vars(ctx, env, epath)),
         groups=text_list(ctx, env, "groups", epath),
         tool_versions=frozen_map({name: v for name, v in tools.items() if v is not None}),
+        git_credentials=opt_bool(ctx, env, "git_credentials", epath, False),
     )
 
 

@@ -98,6 +98,9 @@ class Environment:
     vars: Mapping[str, str]
     groups: tuple[str, ...]
     tool_versions: Mapping[str, str]
+    # The build may fetch with the repository's HTTPS credential (private submodules, pods);
+    # builds of pull requests from forks never get it.
+    git_credentials: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,10 @@ from oore.model import Repository
 class CredentialSource(Protocol):
     async def credential_for(self, repo: Repository) -> GitCredential | None: ...
 
+    async def refused(self, repo: Repository, credential: GitCredential) -> None:
+        """The host refused `credential` (revoked, or expired early): a source that can get
+        another (a provider's token) forgets it, so that the next `credential_for` is new."""
+
 
 class CredentialChain:
     """The first credential any source has for a repository."""
@@ -31,3 +35,7 @@ class CredentialChain:
             if found is not None:
                 return found
         return None
+
+    async def refused(self, repo: Repository, credential: GitCredential) -> None:
+        for source in self.sources:
+            await source.refused(repo, credential)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from oore.model import (
@@ -16,6 +17,9 @@ from oore.model import (
     Build,
     BuildStatus,
     EventState,
+    GithubApp,
+    GithubInstallation,
+    GithubInstallationRepo,
     Provider,
     Repository,
     SecretGroup,
@@ -65,6 +69,7 @@ class BuildFilter:
     status: BuildStatus | None = None
     branch: str | None = None
     workflow: str | None = None
+    number: int | None = None  # the repository's build number (`acme/app#19`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ class MetaStore(Protocol):
     async def sealed_samples(self, limit: int = 3) -> list[tuple[bytes, bytes]]: ...
     async def increment_counter(self, name: str, by: int = 1) -> None: ...
     async def counters(self) -> dict[str, int]: ...
+    def write_stats(self) -> dict[str, int]: ...
 
 
 class RepositoryStore(Protocol):
@@ -108,6 +114,7 @@ class EventStore(Protocol):
     async def list_events(
         self, where: EventFilter, cursor: str | None, limit: int
     ) -> Page[WebhookEvent]: ...
+    async def event_counts(self) -> dict[tuple[str, str], int]: ...
     async def pending_event_ids(self, limit: int = 500, after: str = "") -> list[str]: ...
     async def finish_event(
         self,
@@ -178,8 +185,126 @@ class SecretStore(Protocol):
     async def delete_secret_group(self, group: str) -> None: ...
 
 
+# The id of the one row of gitlab_application and gitlab_connection, and so of their sealed
+# values' associated data ("gitlab_connection:default:access_token").
+GITLAB_ROW = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class SealedGitLabApplication:
+    """The GitLab OAuth application Oore signs in with; the secret sealed."""
+
+    application_id: str
+    secret_sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SealedGitLabConnection:
+    """The signed-in GitLab user's OAuth tokens (sealed) and when the access token expires."""
+
+    access_token_sealed: bytes
+    refresh_token_sealed: bytes
+    expires_at: str
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GitLabProjectLink:
+    """A repository registered by enabling a GitLab project; `hook_id` None once disabled."""
+
+    repository_id: str
+    project_id: int
+    hook_id: int | None
+
+
+class GitLabStore(Protocol):
+    """GitLab OAuth: the application, sign-in states, the connection, enabled projects."""
+
+    async def set_gitlab_application(self, app: SealedGitLabApplication) -> None: ...
+    async def gitlab_application(self) -> SealedGitLabApplication | None: ...
+    async def add_gitlab_state(self, state_hash: str, expires_at: str) -> None: ...
+    async def take_gitlab_state(self, state_hash: str, now: str) -> bool: ...
+    async def set_gitlab_connection(self, connection: SealedGitLabConnection) -> None: ...
+    async def gitlab_connection(self) -> SealedGitLabConnection | None: ...
+    async def set_gitlab_project(self, link: GitLabProjectLink) -> None: ...
+    async def gitlab_project_link(self, repository_id: str) -> GitLabProjectLink | None: ...
+    async def gitlab_project_links(self) -> list[GitLabProjectLink]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GithubAppSecrets:
+    """The GitHub App's secrets, each sealed with AAD github_app:<app row id>:<column>."""
+
+    private_key_sealed: bytes
+    webhook_secret_sealed: bytes
+    client_secret_sealed: bytes
+
+
+class GithubAppStore(Protocol):
+    """The GitHub App, its manifest states and its installations."""
+
+    async def save_github_app(self, app: GithubApp, secrets: GithubAppSecrets) -> None: ...
+    async def github_app(self) -> GithubApp | None: ...
+    async def github_app_secrets(self, app_row_id: str) -> GithubAppSecrets: ...
+    async def github_app_with_secrets(self) -> tuple[GithubApp, GithubAppSecrets] | None: ...
+    async def github_installation_covers(self, installation_id: int, repo_id: int) -> bool: ...
+    async def add_manifest_state(self, state_hash: str, expires_at: str) -> None: ...
+    async def take_manifest_state(self, state_hash: str) -> bool: ...
+    async def put_github_installation(self, installation: GithubInstallation) -> None: ...
+    async def change_github_installation_repositories(
+        self,
+        installation_id: int,
+        added: tuple[GithubInstallationRepo, ...],
+        removed: tuple[int, ...],
+    ) -> None: ...
+    async def delete_github_installation(self, installation_id: int) -> None: ...
+    async def github_installations(self) -> list[GithubInstallation]: ...
+    async def github_installation(self, installation_id: int) -> GithubInstallation: ...
+
+
+class CredentialKind(StrEnum):
+    HTTPS_TOKEN = "https_token"
+    SSH_DEPLOY_KEY = "ssh_deploy_key"
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryCredential:
+    """A repository's own git credential as the API shows it; the secret is kept apart, sealed
+    with AAD repository_credentials:<id>:secret."""
+
+    id: str  # new each time a credential is set
+    repository_id: str
+    kind: CredentialKind
+    username: str | None  # HTTPS: the user name sent with the token
+    public_key: str | None  # SSH: the OpenSSH public key line to give the provider
+    origin: str  # scheme://host[:port] of the clone URL when set: sent nowhere else
+    created_at: str
+
+
+class CredentialStore(Protocol):
+    """Per-repository git credentials (a token or a deploy key)."""
+
+    async def set_repository_credential(
+        self, credential: RepositoryCredential, secret_sealed: bytes
+    ) -> None: ...
+    async def repository_credential(self, repository_id: str) -> RepositoryCredential | None: ...
+    async def sealed_repository_credential(
+        self, repository_id: str
+    ) -> tuple[RepositoryCredential, bytes] | None: ...
+    async def delete_repository_credential(self, repository_id: str) -> bool: ...
+
+
 class HttpStore(
-    MetaStore, RepositoryStore, EventStore, TokenStore, BuildReads, SecretStore, Protocol
+    MetaStore,
+    RepositoryStore,
+    EventStore,
+    TokenStore,
+    BuildReads,
+    SecretStore,
+    GithubAppStore,
+    CredentialStore,
+    GitLabStore,
+    Protocol,
 ):
     """What request handlers may use: everything but changing builds and steps, which goes
     through the RepositorySupervisor (it owns the queue and the running builds)."""

@@ -62,6 +62,7 @@ class LockWatch:
         self.path = path
         self.patience = patience
         self.waiting = 0
+        self.retries = 0  # attempts made again after a lock stopped them, since start
         self._since = 0.0
         self._freed = False
 
@@ -112,6 +113,7 @@ class _Stall:
             )
         await trio.sleep(self._pause)
         self._pause = min(self._pause * 2, LONGEST_PAUSE)
+        self._watch.retries += 1
 
 
 async def patiently(watch: LockWatch, attempt: Callable[[], Awaitable[T | Busy]]) -> T:

@@ -195,6 +195,11 @@ class Engine:
         finally:
             self._read_pool_send.send_nowait(db)
 
+    @property
+    def busy_retries(self) -> int:
+        """Reads and writes tried again because another process held the lock, since start."""
+        return self._locks.retries
+
     def connect_for_migrations(self) -> Database:
         """The writer connection, for applying migrations before the writer task starts."""
         return self._writer

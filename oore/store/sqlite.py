@@ -24,7 +24,10 @@ from oore.store.changes import Change
 from oore.store.engine import Engine, connect
 from oore.store.sqlite_artifacts import ArtifactQueries
 from oore.store.sqlite_builds import BuildQueries
+from oore.store.sqlite_credentials import CredentialQueries
 from oore.store.sqlite_events import EventQueries
+from oore.store.sqlite_github import GithubQueries
+from oore.store.sqlite_gitlab import GitLabQueries
 from oore.store.sqlite_meta import MetaQueries
 from oore.store.sqlite_repositories import RepositoryQueries
 from oore.store.sqlite_secrets import SecretQueries
@@ -41,6 +44,9 @@ class SqliteStore(
     StepQueries,
     ArtifactQueries,
     SecretQueries,
+    GitLabQueries,
+    GithubQueries,
+    CredentialQueries,
 ):
     def __init__(self, engine: Engine, changes: Broadcast[Change] | None = None) -> None:
         self.engine = engine

@@ -105,6 +105,7 @@ class BuildQueries:
             "repository_id": where.repository_id,
             "status": where.status,
             "workflow": where.workflow,
+            "number": where.number,
             "json_extract(trigger, '$.branch')": where.branch,
         }
         return Page(

@@ -62,6 +62,17 @@ class EventQueries:
             )
         )
 
+    async def event_counts(self) -> dict[tuple[str, str], int]:
+        """How many deliveries are stored, by (provider, state)."""
+        return await self.engine.read(
+            lambda db: {
+                (provider, state): count
+                for provider, state, count in db.execute(
+                    "SELECT provider, state, count(*) FROM webhook_events GROUP BY provider, state"
+                )
+            }
+        )
+
     async def pending_event_ids(self, limit: int = 500, after: str = "") -> list[str]:
         """Ids of pending events, oldest first, from just after `after` (to page through)."""
         return await self.engine.read(

@@ -14,11 +14,27 @@ SEALED_COLUMNS = (
     ("repositories", "webhook_secret"),
     ("secrets", "value"),
     ("credentials", "value"),
+    ("repository_credentials", "secret"),
+    ("gitlab_application", "secret"),
+    ("gitlab_connection", "access_token"),
+    ("gitlab_connection", "refresh_token"),
+    ("github_app", "private_key"),
+    ("github_app", "webhook_secret"),
+    ("github_app", "client_secret"),
 )
 
 
 class MetaQueries:
     engine: Engine
+
+    def write_stats(self) -> dict[str, int]:
+        """Since start: transactions committed, write units in them, lock-stopped retries."""
+        engine = self.engine
+        return {
+            "batches": engine.batches,
+            "writes": engine.units,
+            "busy_retries": engine.busy_retries,
+        }
 
     async def ping(self) -> None:
         await self.engine.read(lambda db: db.execute("SELECT count(*) FROM schema_migrations"))

@@ -26,7 +26,7 @@ from oore.webhooks._json import (
     show,
 )
 
-INSTALLATION_REASON = "installation event recorded; GitHub App support is not built yet"
+INSTALLATION_REASON = "installation event: applied to the GitHub App's installations on receipt"
 _REASONS = {
     "ping": "ping",
     "installation": INSTALLATION_REASON,

@@ -10,15 +10,19 @@ parsed that need not be: what the headers alone condemn is refused before the bo
 (`github_headers`, `gitlab_headers`); the signature is checked before parsing whenever the
 secret is known without it; a body is parsed unverified (to learn its repository) only when
 it is at most `UNVERIFIED_BYTES`; a large body is verified and parsed in a worker thread.
-Verified bodies are parsed once. The repository and its
-opened secret are cached per identity; the daemon is the only writer of repositories, and its
-store announces every repository change, after which the cache starts afresh.
+Verified bodies are parsed once. The GitHub App's deliveries (GitHub names the app in
+`X-GitHub-Hook-Installation-Target-*`) and those of repositories registered from it are verified
+with the app's webhook secret; its `installation*` events update the installations table once
+they are stored, and only when new (`github_installations`). The repository and its opened
+secret (and the app's) are cached per identity; the daemon is the only writer of repositories
+and of the app, and its store announces every change of either, after which the cache starts
+afresh.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -37,7 +41,7 @@ from oore.ids import new_id
 from oore.model import Provider, Repository, WebhookEvent, utcnow
 from oore.store.base import Store
 from oore.store.changes import Change, ChangeKind
-from oore.webhooks import RepoIdentity, github, gitlab
+from oore.webhooks import RepoIdentity, github, github_installations, gitlab
 from oore.webhooks.delivery import (
     ON_LOOP_BYTES,
     content_delivery_id,
@@ -102,6 +106,7 @@ class _Known:
     repo: Repository | None
     secret: bytes | None  # GitHub: the opened webhook secret; GitLab: None
     token_hmac: str | None  # GitLab: the stored HMAC of the token
+    app_id: int | None = None  # set for the GitHub App itself (its deliveries, its secret)
 
 
 class Intake:
@@ -161,10 +166,23 @@ class Intake:
         event_type = _header(headers, "X-GitHub-Event")
         delivery_id = _header(headers, "X-GitHub-Delivery")
         known, payload = await self._github_verified(headers, raw, by_header)
-        if by_header is not None:
+        from_app = known.app_id is not None
+        if from_app:
+            # A delivery the app's secret vouched for: it belongs to the registered repository
+            # it names, if any.
+            known = await self._github_repository(github.identify(payload))
+        elif by_header is not None:
             await self._same_repository(known, payload)
         event = _event(Provider.GITHUB, event_type, delivery_id, raw, known.repo)
-        return await self._store(event, GITHUB_HEADERS, headers)
+        if not (from_app and event_type in github_installations.EVENTS):
+            return await self._store(event, GITHUB_HEADERS, headers)
+
+        async def apply() -> None:
+            await github_installations.apply(self.store, event_type, payload)
+
+        # Applied only for a new delivery: a redelivery of an older one (GitHub redelivers on
+        # request, in any order) must not roll the installations back, e.g. revive a deleted one.
+        return await self._store(event, GITHUB_HEADERS, headers, when_new=apply)
 
     async def _github_verified(
         self, headers: Headers, raw: bytes, by_header: _Known | None
@@ -214,10 +232,16 @@ class Intake:
         return shared.encode() if shared is not None else None
 
     async def _github_by_header(self, headers: Headers) -> _Known | None:
-        """The registered repository GitHub names in its target headers, if any."""
+        """The registered repository GitHub names in its target headers, or the GitHub App
+        when they name it (its deliveries are signed with the app's secret), if any."""
         kind = headers.get("X-GitHub-Hook-Installation-Target-Type").strip().lower()
         target = headers.get("X-GitHub-Hook-Installation-Target-ID").strip()
-        if kind != "repository" or not target.isdigit() or len(target) > MAX_ID_DIGITS:
+        if not target.isdigit() or len(target) > MAX_ID_DIGITS:
+            return None
+        if kind == "integration":
+            app = await self._github_app()
+            return app if app.app_id == int(target) else None
+        if kind != "repository":
             return None
         known = await self._github_repository(RepoIdentity("", "", int(target)))
         return known if known.repo is not None else None
@@ -287,12 +311,33 @@ class Intake:
         if repo is None:
             return None
         sealed = (await self.store.repository_secrets(repo.id)).webhook_secret_sealed
+        if sealed is None and repo.github_installation_id is not None:
+            # Registered through the GitHub App: GitHub signs its deliveries with the app's.
+            return (await self._github_app()).secret
         if sealed is None:
             return None
         try:
             return self.sealer.open(sealed, aad("repositories", repo.id, "webhook_secret"))
         except CryptoError as exc:
             raise Unauthorized("this repository's webhook secret cannot be opened") from exc
+
+    async def _github_app(self) -> _Known:
+        """The GitHub App's id and opened webhook secret (both None without an app)."""
+        key = ("github-app",)
+        known, generation = self._cached(key)
+        if known is None:
+            found = await self.store.github_app_with_secrets()
+            known = _Known(None, None, None)
+            if found is not None:
+                app, sealed_secrets = found
+                sealed = sealed_secrets.webhook_secret_sealed
+                where = aad("github_app", app.id, "webhook_secret")
+                try:
+                    known = _Known(None, self.sealer.open(sealed, where), None, app.app_id)
+                except CryptoError as exc:
+                    raise Unauthorized("the GitHub App's webhook secret cannot be opened") from exc
+            self._remember(key, known, generation)
+        return known
 
     def _github_secret(self, known: _Known) -> bytes | None:
         # A repository's own secret is the only one accepted for it; the shared secret covers
@@ -334,11 +379,22 @@ class Intake:
 
     # --- storing --------------------------------------------------------------------------
 
-    async def _store(self, event: WebhookEvent, kept: tuple[str, ...], headers: Headers) -> Answer:
+    async def _store(
+        self,
+        event: WebhookEvent,
+        kept: tuple[str, ...],
+        headers: Headers,
+        *,
+        when_new: Callable[[], Awaitable[None]] | None = None,
+    ) -> Answer:
+        """Store the delivery; `when_new` runs only when it is not a redelivery, before the
+        ingester is woken."""
         stored = WebhookEvent(**{**_fields(event), "headers": headers.kept(kept)})
         event_id, created = await self.store.insert_event(stored)
         if not created:
             return Answer(200, {"status": "duplicate", "event_id": event_id})
+        if when_new is not None:
+            await when_new()
         self.kick(stored)  # the stored event itself: the ingester need not read it back
         return Answer(202, {"status": "accepted", "event_id": event_id})
 

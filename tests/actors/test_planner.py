@@ -3,6 +3,7 @@ fetches into; what it plans for a trigger, and what the supervisor then records 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import trio
@@ -13,10 +14,14 @@ from oore.actors.planner import BuildPlanner, Plan
 from oore.actors.repository import RepositorySupervisor
 from oore.actors.runtime import mailbox
 from oore.crypto import Sealer
-from oore.model import Build, BuildStatus, EventState, Repository, Trigger
+from oore.git.auth import GitCredential
+from oore.ids import new_id
+from oore.model import Build, BuildStatus, EventState, Provider, Repository, Trigger, utcnow
+from oore.store.base import RepositorySecrets
 from oore.store.sqlite import SqliteStore
 from tests.actors.fakes import LogRecorder, eventually, pull_request, push, stored_event
 from tests.e2e.gitrepo import GitRepo
+from tests.fakes.git_http import GitHttpServer, serve_git_http
 
 PIPELINE = """\
 workflows:
@@ -198,3 +203,94 @@ async def test_the_supervisor_records_an_invalid_pipeline_on_the_event(
     assert [(b.workflow, b.status, b.error) for b in builds] == [
         ("(pipeline)", BuildStatus.ERRORED, event.reason)
     ]
+
+
+OPT_IN = """\
+workflows:
+  ci:
+    environment:
+      git_credentials: true
+    scripts:
+      - echo hi
+"""
+
+
+class Gives:
+    """A credential source at the planner's boundary: always this credential (or none)."""
+
+    def __init__(self, credential: GitCredential | None) -> None:
+        self.credential = credential
+
+    async def credential_for(self, repo: Repository) -> GitCredential | None:
+        return self.credential
+
+    async def refused(self, repo: Repository, credential: GitCredential) -> None:
+        return None
+
+
+async def test_a_build_gets_only_the_repositorys_own_token_never_a_providers(
+    store: SqliteStore, sealer: Sealer, tmp_path: Path, origin: GitRepo, repository: Repository
+) -> None:
+    origin.commit("opt in", {"codemagic.yaml": OPT_IN})
+    account = GitCredential(http_authorization="Bearer the-installation-or-oauth-token")
+    own = GitCredential(http_authorization="Bearer the-repositorys-own-token")
+    build = await store.create_build(
+        Build.queued(repository.id, "ci", push(repository, origin.head()))
+    )
+    # Fetched with a provider's account token, which the build may not have: refused, named.
+    provider_only = BuildPlanner(
+        store, sealer, tmp_path / "m1", credentials=Gives(account), build_credentials=Gives(None)
+    )
+    refused = await provider_only.job_for(build)
+    assert isinstance(refused, str)
+    assert "oore repo credentials set" in refused
+    assert "the-installation-or-oauth-token" not in refused
+    # The repository's own token is what the build gets (and masks).
+    with_own = BuildPlanner(
+        store, sealer, tmp_path / "m2", credentials=Gives(own), build_credentials=Gives(own)
+    )
+    job = await with_own.job_for(build)
+    assert not isinstance(job, str), job
+    assert "Authorization: Bearer the-repositorys-own-token" in job.secrets.values()
+    assert "Bearer the-repositorys-own-token" in job.mask
+
+
+class Rotating:
+    """A provider's token at the planner's boundary: the old one until the host refuses it."""
+
+    def __init__(self) -> None:
+        self.current = GitCredential(http_authorization="Basic b2xkOnRva2Vu")  # old:token
+        self.refusals = 0
+
+    async def credential_for(self, repo: Repository) -> GitCredential | None:
+        return self.current
+
+    async def refused(self, repo: Repository, credential: GitCredential) -> None:
+        self.refusals += 1
+        self.current = GitCredential(http_authorization="Basic bmV3OnRva2Vu")  # new:token
+
+
+async def test_a_refused_provider_token_is_renewed_and_the_fetch_tried_once_more(
+    store: SqliteStore, sealer: Sealer, tmp_path: Path, origin: GitRepo, nursery: trio.Nursery
+) -> None:
+    origin.commit("pipeline", {"codemagic.yaml": PIPELINE})
+    serve = functools.partial(
+        serve_git_http, {"app.git": origin.path / ".git"}, "Basic bmV3OnRva2Vu"
+    )
+    server: GitHttpServer = await nursery.start(serve)
+    now = utcnow()
+    repo = Repository(
+        id=new_id(),
+        provider=Provider.GITHUB,
+        owner="acme",
+        name="private",
+        clone_url=server.url("app.git"),
+        created_at=now,
+        updated_at=now,
+    )
+    await store.create_repository(repo, RepositorySecrets(None, None))
+    source = Rotating()
+    planner = BuildPlanner(store, sealer, tmp_path / "mirrors", git_timeout=30, credentials=source)
+    plan = await plan_for(planner, store, repo, push(repo, origin.head()))
+    assert by_workflow(plan)["on-push"] == (BuildStatus.QUEUED, None)
+    assert source.refusals == 1

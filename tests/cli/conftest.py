@@ -70,7 +70,12 @@ class Registered:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    daemon = Daemon(tmp_path_factory.mktemp("oored"), OORE_SHUTDOWN_GRACE="1")
+    daemon = Daemon(
+        # Tokens for the loopback git servers the tests start (plain http).
+        tmp_path_factory.mktemp("oored"),
+        OORE_SHUTDOWN_GRACE="1",
+        OORE_ALLOW_PRIVATE_PROVIDERS="1",
+    )
     trio.run(daemon.start)
     yield daemon
     assert daemon.process is not None

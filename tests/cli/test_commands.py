@@ -296,3 +296,38 @@ async def test_colours_follow_the_terminal_and_can_be_turned_off(
     for result in (plain, by_env, piped):
         assert app_repo.full_name in result.out
         assert "\x1b[" not in result.out
+
+
+async def test_builds_are_named_by_number(
+    oore: Oore, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`OWNER/NAME#N` names one build; `N` alone only when one repository has that number."""
+    names = ("numbers/one", "numbers/two")
+    for name in names:
+        git = GitRepo(tmp_path / name)
+        git.commit("initial", {"codemagic.yaml": GOOD_PIPELINE, "README.md": f"{name}\n"})
+        added = await oore("repo", "add", name, "--clone-url", git.url)
+        assert added.code == 0, added.err
+    built = {}
+    for name in names:
+        done = await oore("--json", "build", "trigger", name, "-w", "build", "--wait")
+        assert done.code == 0, done.err
+        built[name] = done.json()
+    numbers = {b["number"] for b in built.values()}
+    assert numbers == {1}  # numbered per repository
+    one, two, both, bad, missing = await together(
+        oore("--json", "build", "show", "numbers/one#1"),
+        oore("--json", "build", "steps", "numbers/two#1"),
+        oore("build", "show", "1"),
+        oore("build", "show", "numbers/one#first"),
+        oore("build", "logs", "numbers/one#7"),
+    )
+    assert one.json()["id"] == built["numbers/one"]["id"]
+    assert two.json() == await api_json(api, f"/api/builds/{built['numbers/two']['id']}/steps")
+    assert both.code == ExitCode.INVALID
+    assert "numbers/one#1" in both.err
+    assert "numbers/two#1" in both.err
+    assert bad.code == ExitCode.INVALID
+    assert "acme/app#19" in bad.err  # says how to name a build
+    assert missing.code == ExitCode.NOT_FOUND
+    assert "no build #7 in numbers/one" in missing.err

@@ -21,7 +21,7 @@ async def test_repo_add_and_edit_refuse_credentials_in_the_clone_url(
     assert refused.code != 0
     message = one_line_error(refused)
     assert "credentials in the clone URL are not stored" in message
-    assert "per-repository credentials are coming" in message
+    assert "oore repo credentials set" in message
     assert "ghs_secret123" not in refused.out + refused.err
     listed = (await api.get("/api/repositories")).json()["items"]
     assert all(r["full_name"] != "scope/creds" for r in listed)

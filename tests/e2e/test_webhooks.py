@@ -228,7 +228,7 @@ async def test_unbuilt_events_are_ignored_and_malformed_ones_failed(shared_daemo
             "tag deletion": ("ignored", "tag deletion is not built"),
             "installation": (
                 "ignored",
-                "installation event recorded; GitHub App support is not built yet",
+                "installation event: applied to the GitHub App's installations on receipt",
             ),
             "release": ("ignored", "event 'release' is not built"),
             "no after": ("failed", "push payload: 'after' is missing"),

@@ -13,7 +13,6 @@ import pytest
 import trio
 from quart_trio import QuartTrio
 
-from oore.actors.runtime import Supervisor
 from oore.config import Settings
 from oore.crypto import Sealer
 from oore.execution.identity import build_user
@@ -39,7 +38,7 @@ def services(wiring: Wiring) -> Services:
 async def actors(wiring: Wiring) -> AsyncIterator[None]:
     """The daemon's actors, running until the test ends."""
     async with trio.open_nursery() as nursery:
-        await nursery.start(Supervisor(list(wiring.children)).run)
+        await nursery.start(wiring.supervisor.run)
         yield
         nursery.cancel_scope.cancel()
 

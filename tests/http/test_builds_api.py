@@ -164,6 +164,14 @@ async def test_list_filters_by_repository_status_branch_and_workflow(
     assert await ids_of(client, admin, workflow="android") == [i2]
     assert await ids_of(client, admin, repository=one.id, status="queued", branch="main") == [i1]
     assert await ids_of(client, admin, repository=new_id()) == []
+    # Numbered per repository: one's third build and two's first.
+    assert await ids_of(client, admin, number="3") == [i3]
+    assert await ids_of(client, admin, number="1") == [i4, i1]
+    assert await ids_of(client, admin, repository=two.id, number="1") == [i4]
+    for bad in ("0", "x"):
+        response = await client.get("/api/builds", query_string={"number": bad}, headers=admin)
+        assert response.status_code == 422
+        assert (await response.get_json())["error"]["field"] == "number"
 
 
 async def test_list_pages_newest_first_with_a_cursor(

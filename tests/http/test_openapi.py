@@ -19,7 +19,19 @@ from oore.crypto import generate_token, hash_token
 from oore.http import fastpath, openapi, repositories
 from oore.http.services import Services
 from oore.ids import new_id
-from oore.model import ApiToken, BuildStatus, EventState, Step, StepStatus, TokenScope, utcnow
+from oore.model import (
+    ApiToken,
+    BuildStatus,
+    EventState,
+    GithubApp,
+    GithubInstallation,
+    GithubInstallationRepo,
+    Step,
+    StepStatus,
+    TokenScope,
+    utcnow,
+)
+from oore.store.base import GithubAppSecrets
 from tests.http.test_builds_api import add_artifact, add_build, add_repository, write_log
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -171,7 +183,7 @@ async def test_public_in_document_matches_public_marker(
             assert security == [{"bearerAuth": []}], key
             assert {"401"} <= set(documented[key]["responses"]), key
         public_count += marked
-    assert public_count == 5
+    assert public_count == 7  # + the GitHub and GitLab OAuth callbacks
 
 
 async def test_path_parameters_match_rule_arguments(app: QuartTrio, doc: dict[str, Any]) -> None:
@@ -209,11 +221,14 @@ def test_request_bodies_follow_the_handlers(doc: dict[str, Any]) -> None:
             "application/yaml",
         ],
         ("/api/secret-groups/{name}", "PUT"): ["application/json"],
+        ("/api/gitlab/application", "PUT"): ["application/json"],
+        ("/api/github/manifest", "POST"): ["application/json"],
+        ("/api/repositories/{repository_id}/credentials", "PUT"): ["application/json"],
     }
     names = [p["name"] for p in ops[("/api/webhooks/events", "GET")]["parameters"]]
     assert names == ["repository", "provider", "state", "cursor", "limit"]
     names = [p["name"] for p in ops[("/api/builds", "GET")]["parameters"]]
-    assert names == ["repository", "status", "branch", "workflow", "cursor", "limit"]
+    assert names == ["repository", "status", "branch", "workflow", "number", "cursor", "limit"]
     trigger = schemas["BuildTrigger"]
     assert set(trigger["properties"]) == {"workflow", "branch", "tag", "sha", "inputs", "env"}
     assert trigger["required"] == ["workflow"]
@@ -410,6 +425,9 @@ async def test_real_responses_match_the_document(
     await check("GET", "/api/health", 200, auth={})
     await check("GET", "/api/version", 200, auth={})
     await check("GET", "/api/openapi.json", 200, auth={})
+    metrics = await check("GET", "/metrics", 200, auth=read)
+    assert "oore_builds_queued 0.0" in metrics
+    await check("GET", "/metrics", 401, auth={})
 
     await _tokens(check, missing)
     gitlab_id, secret = await _repositories(check, read, missing)
@@ -420,6 +438,9 @@ async def test_real_responses_match_the_document(
     await _manual_builds(check, services, read, gitlab_id, missing)
     await _pipelines(check, read, gitlab_id, missing)
     await _secret_groups(check, read)
+    await _credentials(check, read, missing)
+    await _gitlab(check, read)
+    await _github(check, services, read)
     await check("DELETE", "/api/repositories/{repository_id}", 204, repository_id=gitlab_id)
 
     assert check.seen == set(check.ops), "operations with no checked response"
@@ -644,3 +665,89 @@ async def _secret_groups(check: Checker, read: dict[str, str]) -> None:
     await check("DELETE", one, 403, auth=read, name="android")
     await check("DELETE", one, 204, name="android")
     await check("DELETE", one, 404, name="android")
+
+
+async def _credentials(check: Checker, read: dict[str, str], missing: str) -> None:
+    repo = {"provider": "github", "owner": "acme", "name": "private"}
+    https = await check(
+        "POST", "/api/repositories", 201, json=repo | {"clone_url": "https://git.example/a.git"}
+    )
+    one = "/api/repositories/{repository_id}/credentials"
+    token = {"kind": "https_token", "token": "ghp_0penapi0check0token"}
+    await check("GET", one, 404, repository_id=https["id"])
+    put = await check("PUT", one, 200, repository_id=https["id"], json=token)
+    assert "ghp_0penapi0check0token" not in json.dumps(put)
+    assert await check("GET", one, 200, auth=read, repository_id=https["id"]) == put
+    await check("PUT", one, 422, repository_id=https["id"], json=token | {"token": "a b"})
+    await check("PUT", one, 422, repository_id=https["id"], json={"kind": "ssh_deploy_key"})
+    await check("PUT", one, 400, repository_id=https["id"], data=b"[")
+    await check("PUT", one, 403, auth=read, repository_id=https["id"], json=token)
+    await check("PUT", one, 404, repository_id=missing, json=token)
+    await check("GET", one, 401, auth={}, repository_id=https["id"])
+    ssh = await check(
+        "POST", "/api/repositories", 201, json=repo | {"name": "p2", "clone_url": "git@h:a/p2"}
+    )
+    key = await check("PUT", one, 200, repository_id=ssh["id"], json={"kind": "ssh_deploy_key"})
+    assert key["public_key"].startswith("ssh-ed25519 ")
+    await check("DELETE", one, 403, auth=read, repository_id=https["id"])
+    await check("DELETE", one, 204, repository_id=https["id"])
+    await check("DELETE", one, 404, repository_id=https["id"])
+
+
+async def _gitlab(check: Checker, read: dict[str, str]) -> None:
+    # Without a GitLab to talk to: what answers before any request to it (tests/http/test_gitlab.py
+    # checks the rest against a fake GitLab).
+    status = await check("GET", "/api/gitlab", 200, auth=read)
+    assert (status["connected"], status["application_id"]) == (False, None)
+    await check("GET", "/api/gitlab/authorize", 409)
+    app = {"application_id": "0123abcd", "secret": "gloas-0penapi-secret"}
+    await check("PUT", "/api/gitlab/application", 403, auth=read, json=app)
+    await check("PUT", "/api/gitlab/application", 422, json=app | {"application_id": "a b"})
+    await check("PUT", "/api/gitlab/application", 400, data=b"[")
+    stored = await check("PUT", "/api/gitlab/application", 200, json=app)
+    assert "gloas-0penapi-secret" not in json.dumps(stored)
+    await check("GET", "/api/gitlab/authorize", 403, auth=read)
+    started = await check("GET", "/api/gitlab/authorize", 200)
+    assert "gloas-0penapi-secret" not in started["url"]
+    callback = "/api/gitlab/callback"
+    await check("GET", callback, 400, auth={}, query_string={"code": "c", "state": "forged"})
+    await check("GET", callback, 400, auth={}, query_string={"code": "c"})
+    await check("GET", "/api/gitlab/projects", 409)
+    project = "/api/gitlab/projects/{project_id}"
+    await check("POST", project + "/enable", 409, project_id="7")
+    await check("POST", project + "/enable", 403, auth=read, project_id="7")
+    await check("POST", project + "/disable", 404, project_id="7")
+
+
+async def _github(check: Checker, services: Services, read: dict[str, str]) -> None:
+    # Without a GitHub to talk to (tests/e2e/test_github_app.py runs the flow against a fake).
+    started = await check("POST", "/api/github/manifest", 200, json={"name": "Oore docs"})
+    assert started["manifest"]["name"] == "Oore docs"
+    await check("POST", "/api/github/manifest", 200)  # no body: the defaults
+    await check("POST", "/api/github/manifest", 403, auth=read)
+    await check("POST", "/api/github/manifest", 422, json={"organization": "-x-"})
+    await check("POST", "/api/github/manifest", 400, data=b"[")
+    callback = "/api/github/callback"
+    await check("GET", callback, 400, auth={}, query_string={"state": started["state"]})
+    await check("GET", callback, 403, auth={}, query_string={"code": "c0de", "state": "forged"})
+    after_install = {"installation_id": "9", "setup_action": "install"}
+    await check("GET", callback, 200, auth={}, query_string=after_install)
+    await check("GET", "/api/github/app", 404, auth=read)
+    await check("GET", "/api/github/app", 401, auth={})
+    app = GithubApp(new_id(), 5, "oore", "Oore", "acme", "https://github.example/apps/oore",
+                    "Iv1.x", utcnow())  # fmt: skip
+    await services.store.save_github_app(app, GithubAppSecrets(b"p", b"w", b"c"))
+    shown = await check("GET", "/api/github/app", 200, auth=read)
+    assert shown["install_url"] == "https://github.example/apps/oore/installations/new"
+    repos = (GithubInstallationRepo(42, "acme/app", True),)
+    await services.store.put_github_installation(
+        GithubInstallation(9, "acme", "Organization", "selected", False, repos, utcnow())
+    )
+    listed = await check("GET", "/api/github/installations", 200, auth=read)
+    assert listed["items"][0]["repositories"][0] == {
+        "id": 42, "full_name": "acme/app", "private": True, "repository_id": None
+    }  # fmt: skip
+    await check("GET", "/api/github/installations", 401, auth={})
+    from_app = {"provider": "github", "installation_id": 9, "github_repo_id": 43}
+    await check("POST", "/api/repositories", 404, json=from_app)  # not in the installation
+    await check("POST", "/api/repositories", 422, json=from_app | {"owner": "x"})

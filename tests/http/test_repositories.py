@@ -333,7 +333,7 @@ async def test_credentials_in_the_clone_url_are_refused_on_create_and_edit(
     assert answer["error"]["field"] == "clone_url"
     message = answer["error"]["message"]
     assert "credentials in the clone URL are not stored" in message
-    assert "per-repository credentials are coming" in message
+    assert "oore repo credentials set" in message
     _, listed = await api.call("GET", "/api/repositories")
     assert listed["items"] == []
 

@@ -27,12 +27,17 @@ PUBLIC = {
     ("GET", "/api/openapi.json"),
     ("POST", "/api/webhooks/github"),
     ("POST", "/api/webhooks/gitlab/{repository_id}"),
+    ("GET", "/api/github/callback"),  # protected by its single-use state
+    ("GET", "/api/gitlab/callback"),  # protected by its single-use state
 }
 # At least these need the admin token; more may be marked `@admin_only` later.
 ADMIN_ONLY = {
     ("POST", "/api/tokens"),
     ("GET", "/api/tokens"),
     ("DELETE", "/api/tokens/{token_id}"),
+    ("PUT", "/api/gitlab/application"),
+    ("GET", "/api/gitlab/authorize"),
+    ("POST", "/api/github/manifest"),
 }
 SAFE = {"GET"}
 FAST_PATH = "webhook fast path"

@@ -79,9 +79,11 @@ async def test_a_write_waits_out_a_lock_longer_than_sqlites_own_wait(path: Path)
     async with running(Engine(path)) as engine, trio.open_nursery() as nursery:
         await nursery.start(hold_lock, path, LOCK_SECONDS)
         began = trio.current_time()
+        assert engine.busy_retries == 0
         assert await engine.write(insert_after_reading(1)) == 0
         assert trio.current_time() - began >= LOCK_SECONDS * 0.9  # it waited; it did not fail
         assert await engine.read(count) == 1
+        assert engine.busy_retries >= 1  # counted for /metrics
 
 
 async def test_every_unit_of_a_batch_stopped_by_a_lock_is_stored_once(path: Path) -> None:

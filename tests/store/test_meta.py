@@ -3,10 +3,11 @@ encryption-key check opens."""
 
 from __future__ import annotations
 
-from oore.store.base import RepositorySecrets
+from oore.store.base import GithubAppSecrets, RepositorySecrets
 from oore.store.sqlite import SqliteStore
 from oore.store.sqlite_meta import SEALED_COLUMNS
 from tests.store.factories import make_repo
+from tests.store.test_github import make_app
 
 
 async def test_counters_and_meta(store: SqliteStore) -> None:
@@ -36,4 +37,23 @@ async def test_sealed_samples_name_where_each_value_lives(store: SqliteStore) ->
         table, owner, column = aad.split(b":")
         assert (table, column, blob) == (b"repositories", b"webhook_secret", owners[owner])
     assert samples[2] == (b"sealed-secret", f"secrets:{row_id}:value".encode())
-    assert {table for table, _ in SEALED_COLUMNS} == {"repositories", "secrets", "credentials"}
+    assert {table for table, _ in SEALED_COLUMNS} == {
+        "repositories",
+        "secrets",
+        "credentials",
+        "repository_credentials",
+        "gitlab_application",
+        "gitlab_connection",
+        "github_app",
+    }
+
+
+async def test_sealed_samples_include_the_github_apps_secrets(store: SqliteStore) -> None:
+    # A wrong encryption key must be caught at start by these too, not at the first fetch.
+    app = make_app()
+    await store.save_github_app(app, GithubAppSecrets(b"pem", b"hook", b"client"))
+    assert set(await store.sealed_samples()) == {
+        (b"pem", f"github_app:{app.id}:private_key".encode()),
+        (b"hook", f"github_app:{app.id}:webhook_secret".encode()),
+        (b"client", f"github_app:{app.id}:client_secret".encode()),
+    }

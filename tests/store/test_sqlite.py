@@ -131,6 +131,18 @@ NOT_ANNOUNCED = {
     "set_pipeline",
     "replace_secret_group",
     "delete_secret_group",
+    "add_manifest_state",  # GitHub App rows other than the app itself: nothing caches them
+    "take_manifest_state",
+    "put_github_installation",
+    "change_github_installation_repositories",
+    "delete_github_installation",
+    "set_gitlab_application",  # GitLab OAuth rows: nothing caches them
+    "add_gitlab_state",
+    "take_gitlab_state",
+    "set_gitlab_connection",
+    "set_gitlab_project",
+    "set_repository_credential",  # read on each fetch, never cached
+    "delete_repository_credential",
 }
 
 

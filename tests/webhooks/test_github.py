@@ -124,7 +124,7 @@ EXPECTED: dict[str, Trigger | Ignored] = {
     "pull_request/unlocked.with-organization.payload.json": not_built("unlocked"),
 }
 
-INSTALLATION = Ignored("installation event recorded; GitHub App support is not built yet")
+INSTALLATION = Ignored("installation event: applied to the GitHub App's installations on receipt")
 OCTOCODERS = RepoIdentity(owner="Octocoders", name="Hello-World", provider_id=186853261)
 
 # The other events kept as examples: (parse result, identify, installation_id).

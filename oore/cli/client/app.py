@@ -9,7 +9,17 @@ import asyncclick as click
 
 from oore import __version__
 from oore.cli.client import stdout
-from oore.cli.client.commands import builds, events, pipelines, repos, secrets, system, tokens
+from oore.cli.client.commands import (
+    builds,
+    events,
+    github,
+    gitlab,
+    pipelines,
+    repos,
+    secrets,
+    system,
+    tokens,
+)
 from oore.cli.client.config import CONFIG_HELP_PATH, DEFAULT_SERVER
 from oore.cli.client.errors import EXIT_CODE_HELP, CliError, ExitCode
 from oore.cli.client.session import Options, Session
@@ -73,7 +83,7 @@ def cli(
     ctx.obj = Session(options)
 
 
-for module in (system, repos, builds, events, pipelines, secrets, tokens):
+for module in (system, repos, builds, events, pipelines, secrets, tokens, gitlab, github):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -17,7 +17,10 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is over the configured limit.",
     416: "The Range header asks for bytes the file does not have.",
     422: "A field is invalid; `error.field` names it.",
-    502: "The repository's clone URL could not serve the commit asked for (`fetch_failed`).",
+    502: (
+        "The repository's clone URL could not serve the commit asked for (`fetch_failed`), or "
+        "a provider's API answered an error (`provider_error`)."
+    ),
     503: "A dependency (the store or the build queue) is unavailable.",
 }
 JSON_MEDIA = "application/json"
@@ -70,6 +73,9 @@ BUILD_QUERY = (
     query_param("status", enum([s.value for s in BuildStatus]), "Only builds in this status"),
     query_param("branch", string(), "Only builds of this branch"),
     query_param("workflow", string(), "Only builds of this workflow id"),
+    query_param(
+        "number", {"type": "integer", "minimum": 1}, "Only builds with this number (per repository)"
+    ),
     query_param("cursor", string(), "`next_cursor` of the previous page"),
     query_param(
         "limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Page size"
@@ -110,6 +116,86 @@ QUEUE = 503  # asked of the RepositorySupervisor: unavailable when it does not a
 ONE_BUILD = "/api/builds/{build_id}"
 STORED_PIPELINE = "/api/repositories/{repository_id}/pipeline"
 SECRET_GROUP = "/api/secret-groups/{name}"
+CREDENTIALS = "/api/repositories/{repository_id}/credentials"
+
+GITLAB_PROJECT = "/api/gitlab/projects/{project_id}"
+PROVIDER = (409, 502, 503)  # not connected; GitLab answered an error; GitLab did not answer
+GITLAB_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "GET", "/api/gitlab", "GitLab OAuth: the application, and whom Oore is connected as",
+        "gitlab", {200: ("The connection", "GitLabStatus")}, (401,),
+    ),
+    Operation(
+        "PUT", "/api/gitlab/application",
+        "Set the GitLab OAuth application (id and secret; the secret is stored sealed, never "
+        "answered; admin token only)", "gitlab", {200: ("Stored", "GitLabStatus")},
+        (400, *WRITE, 422), body="GitLabApplicationPut",
+    ),
+    Operation(
+        "GET", "/api/gitlab/authorize",
+        "The GitLab sign-in URL to open, with a state usable once for 10 minutes (admin token "
+        "only)", "gitlab", {200: ("The URL", "GitLabAuthorize")}, (401, 403, 409),
+    ),
+    Operation(
+        "GET", "/api/gitlab/callback",
+        "Where GitLab sends the browser back: uses up the state, exchanges the code",
+        "gitlab", {200: ("Connected; a page for the browser", {"text/html": "Text"})},
+        (400, *PROVIDER), public=True,
+        query=(
+            query_param("code", string(), "The authorization code GitLab issued"),
+            query_param("state", string(), "The state from GET /api/gitlab/authorize"),
+            query_param("error", string(), "GitLab's error code when no access was granted"),
+        ),
+    ),
+    Operation(
+        "GET", "/api/gitlab/projects",
+        "The GitLab projects the connected user maintains, and which are enabled", "gitlab",
+        {200: ("Projects", "GitLabProjectList")}, (401, *PROVIDER),
+    ),
+    Operation(
+        "POST", GITLAB_PROJECT + "/enable",
+        "Create the project's webhook in GitLab and register (or re-activate) its repository",
+        "gitlab", {200: ("Enabled", "GitLabEnabled")}, (401, 403, 404, *PROVIDER),
+    ),
+    Operation(
+        "POST", GITLAB_PROJECT + "/disable",
+        "Delete the project's webhook in GitLab and deactivate its repository", "gitlab",
+        {200: ("Disabled", "GitLabDisabled")}, (401, 403, 404, *PROVIDER),
+    ),
+)  # fmt: skip
+
+GITHUB_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST", "/api/github/manifest",
+        "Start making the GitHub App: the manifest and single-use state (10 minutes) to post "
+        "to `url` from a browser (admin token only)", "github",
+        {200: ("What to post", "GithubManifest")}, (400, *WRITE, 422),
+        body="GithubManifestRequest",
+    ),
+    Operation(
+        "GET", "/api/github/callback",
+        "Where GitHub sends the browser back: uses up the state and exchanges the code for the "
+        "app's credentials (stored sealed); after an installation, only says what is next",
+        "github", {200: ("A page for the browser", {"text/html": "Text"})},
+        (400, 403, 502, 503), public=True,
+        query=(
+            query_param("code", string(), "The one-time code GitHub issued"),
+            query_param("state", string(), "The state from POST /api/github/manifest"),
+            query_param("setup_action", string(), "Set by GitHub after an installation"),
+            query_param("installation_id", string(), "Set by GitHub after an installation"),
+        ),
+    ),
+    Operation(
+        "GET", "/api/github/app", "The GitHub App (never its secrets)", "github",
+        {200: ("The app", "GithubApp")}, (401, 404),
+    ),
+    Operation(
+        "GET", "/api/github/installations",
+        "Where the GitHub App is installed and the repositories each installation covers, as "
+        "GitHub reported them through the app's webhook", "github",
+        {200: ("Installations", "GithubInstallationList")}, (401,),
+    ),
+)  # fmt: skip
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -119,6 +205,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/api/version", "Daemon and runtime versions", "system",
         {200: ("Versions", "Version")}, public=True,
+    ),
+    Operation(
+        "GET", "/metrics", "The daemon's figures in Prometheus's text format", "system",
+        {200: ("Metrics (text/plain; version=0.0.4)", {"text/plain": "Text"})}, (401,),
     ),
     Operation(
         "GET", "/api/openapi.json", "This document", "system",
@@ -139,8 +229,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "POST", "/api/repositories", "Register a repository", "repositories",
-        {201: ("Registered; `webhook_secret` is shown only here", "RepositoryWithSecret")},
-        (400, *WRITE, 409, 422), body="RepositoryCreate",
+        {
+            201: (
+                "Registered; `webhook_secret` is shown only here (none when registered from a "
+                "GitHub App installation)",
+                "RepositoryRegistered",
+            )
+        },
+        (400, *WRITE, 404, 409, 422, 502, 503), body="RepositoryRegistration",
     ),
     Operation(
         "GET", "/api/repositories", "List repositories", "repositories",
@@ -275,6 +371,23 @@ OPERATIONS: tuple[Operation, ...] = (
         "DELETE", SECRET_GROUP, "Remove a secret group", "secrets",
         {204: ("Removed", None)}, (401, 403, 404),
     ),
+    Operation(
+        "GET", CREDENTIALS, "Read a repository's git credential: its kind, never its secret",
+        "credentials", {200: ("The credential", "RepositoryCredential")}, (401, 404),
+    ),
+    Operation(
+        "PUT", CREDENTIALS,
+        "Set the repository's git credential: an HTTPS token, or a new SSH deploy key "
+        "(answered with its public key); the secret is stored sealed and never shown",
+        "credentials", {200: ("Stored", "RepositoryCredential")}, (400, *WRITE, 404, 422),
+        body="RepositoryCredentialPut",
+    ),
+    Operation(
+        "DELETE", CREDENTIALS, "Remove the repository's git credential", "credentials",
+        {204: ("Removed", None)}, (401, 403, 404),
+    ),
+    *GITLAB_OPERATIONS,
+    *GITHUB_OPERATIONS,
 )  # fmt: skip
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oore.http import builds, repositories, secrets
+from oore.git.names import CLONE_URL, GITLAB_NAMESPACE, NAME
+from oore.http import builds, credentials, gitlab, repositories, secrets
 from oore.logs.logfile import STREAMS
 from oore.model import BuildStatus, EventState, Provider, StepStatus, TokenScope, TriggerKind
+from oore.store.base import CredentialKind
 
 Json = dict[str, Any]
 
@@ -86,7 +88,7 @@ def _updatable_fields() -> Json:
     fields: Json = {
         "clone_url": nullable(
             string(
-                pattern=f"^(?!-)(?:{repositories.CLONE_URL.pattern})$",
+                pattern=f"^(?!-)(?:{CLONE_URL.pattern})$",
                 maxLength=2000,
                 description=(
                     "https://, ssh://, git://, file:// or user@host:path; no leading -; "
@@ -112,11 +114,11 @@ def _repository_create() -> Json:
     properties: Json = {
         "provider": enum([p.value for p in Provider]),
         "owner": string(
-            pattern=anchored(repositories.GITLAB_NAMESPACE),
+            pattern=anchored(GITLAB_NAMESPACE),
             maxLength=255,
             description="GitHub: one name segment (at most 100 characters); GitLab: a group path",
         ),
-        "name": string(pattern=anchored(repositories.NAME)),
+        "name": string(pattern=anchored(NAME)),
         **_updatable_fields(),
     }
     return obj(properties, ("provider", "owner", "name", "clone_url"))
@@ -314,6 +316,46 @@ def _pipeline_schemas() -> Json:
     }
 
 
+def _credential_schemas() -> Json:
+    kinds = [k.value for k in CredentialKind]
+    return {
+        "RepositoryCredential": obj(
+            {
+                "repository_id": ID,
+                "kind": enum(kinds),
+                "username": nullable(string(description="Sent with an HTTPS token")),
+                "public_key": nullable(
+                    string(description="A deploy key's OpenSSH public key, for the provider")
+                ),
+                "origin": string(
+                    description="Scheme, host and port of the clone URL it was set for; "
+                    "it is sent nowhere else"
+                ),
+                "created_at": TIMESTAMP,
+            }
+        ),
+        "RepositoryCredentialPut": {
+            "oneOf": [
+                obj(
+                    {
+                        "kind": enum([CredentialKind.HTTPS_TOKEN.value]),
+                        "token": string(
+                            pattern=anchored(credentials.TOKEN),
+                            description="A personal, project or app token (write-only)",
+                        ),
+                        "username": string(
+                            pattern=anchored(credentials.USERNAME),
+                            description="Default x-access-token (Bitbucket: your user name)",
+                        ),
+                    },
+                    ("kind", "token"),
+                ),
+                obj({"kind": enum([CredentialKind.SSH_DEPLOY_KEY.value])}),
+            ]
+        },
+    }
+
+
 def _secret_schemas() -> Json:
     names = {"type": "array", "items": string(), "description": "Variable names; never values"}
     scope = {
@@ -434,6 +476,51 @@ def schemas() -> Json:
         **_build_schemas(),
         **_pipeline_schemas(),
         **_secret_schemas(),
+        **_credential_schemas(),
+        **_gitlab_schemas(),
+        **_github_schemas(),
+    }
+
+
+def _gitlab_schemas() -> Json:
+    project = {
+        "id": POSITIVE_ID,
+        "path_with_namespace": string(),
+        "namespace": string(description="The namespace's full path"),
+        "path": string(),
+        "http_url_to_repo": string(),
+        "default_branch": nullable(string()),
+        "web_url": nullable(string()),
+        "enabled": {"type": "boolean", "description": "Oore holds a webhook on the project"},
+        "repository_id": nullable(ID),
+    }
+    repository = obj(_repository_properties())
+    return {
+        "GitLabStatus": obj(
+            {
+                "gitlab_url": string(format="uri"),
+                "redirect_uri": string(
+                    format="uri", description="The application's redirect URI in GitLab"
+                ),
+                "application_id": nullable(string()),
+                "connected": {"type": "boolean"},
+                "username": nullable(string()),
+                "expires_at": nullable(TIMESTAMP),
+            }
+        ),
+        "GitLabApplicationPut": obj(
+            {
+                "application_id": string(pattern=anchored(gitlab.APPLICATION_ID)),
+                "secret": string(minLength=1, maxLength=255, pattern=r"\S"),
+            }
+        ),
+        "GitLabAuthorize": obj(
+            {"url": string(format="uri", description="Open in a browser"), "expires_at": TIMESTAMP}
+        ),
+        "GitLabProject": obj(project),
+        "GitLabProjectList": _list_of("GitLabProject"),
+        "GitLabEnabled": obj({"repository": repository, "hook_id": POSITIVE_ID}),
+        "GitLabDisabled": obj({"repository": repository}),
     }
 
 
@@ -444,4 +531,65 @@ def query_param(name: str, schema: Json, description: str) -> Json:
         "required": False,
         "schema": schema,
         "description": description,
+    }
+
+
+def _github_schemas() -> Json:
+    app = {
+        "app_id": POSITIVE_ID,
+        "slug": string(),
+        "name": string(),
+        "owner": string(),
+        "html_url": string(format="uri"),
+        "install_url": string(format="uri", description="Where to install the app"),
+        "created_at": TIMESTAMP,
+    }
+    repository = {
+        "id": POSITIVE_ID,
+        "full_name": string(),
+        "private": {"type": "boolean"},
+        "repository_id": nullable(ID | {"description": "The Oore repository, once registered"}),
+    }
+    installation = {
+        "id": POSITIVE_ID,
+        "account": string(),
+        "account_type": string(),
+        "repository_selection": string(),
+        "suspended": {"type": "boolean"},
+        "updated_at": TIMESTAMP,
+        "repositories": {"type": "array", "items": obj(repository)},
+    }
+    flag = nullable({"type": "boolean"})
+    return {
+        "GithubManifestRequest": obj(
+            {
+                "name": string(maxLength=34, description="The app's name on GitHub"),
+                "organization": string(description="Make the app for this organization"),
+            },
+            (),
+        ),
+        "GithubManifest": obj(
+            {
+                "url": string(format="uri", description="Post `manifest` here from a browser"),
+                "manifest": {"type": "object"},
+                "state": string(description="Usable once, for 10 minutes"),
+            }
+        ),
+        "GithubApp": obj(app),
+        "GithubInstallationList": obj({"items": {"type": "array", "items": obj(installation)}}),
+        "RepositoryCreateFromInstallation": obj(
+            {
+                "provider": enum(["github"]),
+                "installation_id": POSITIVE_ID,
+                "github_repo_id": POSITIVE_ID,
+                "active": flag,
+                "badge_public": flag,
+                "allow_fork_secrets": flag,
+            },
+            ("provider", "installation_id", "github_repo_id"),
+        ),
+        "RepositoryRegistration": {
+            "oneOf": [ref("RepositoryCreate"), ref("RepositoryCreateFromInstallation")]
+        },
+        "RepositoryRegistered": {"oneOf": [ref("RepositoryWithSecret"), ref("Repository")]},
     }

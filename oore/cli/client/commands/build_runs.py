@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import asyncclick as click
 
-from oore.cli.client.commands.common import build_label, find_repo, key_values, ref_of
+from oore.cli.client.commands.common import (
+    build_label,
+    find_build,
+    find_repo,
+    key_values,
+    ref_of,
+)
 from oore.cli.client.errors import BUILD_EXIT, ExitCode, invalid
 from oore.cli.client.session import Session, pass_session
 from oore.cli.client.stdout import echo
@@ -95,7 +101,7 @@ async def trigger(
 
 
 @click.command("retry")
-@click.argument("build_id")
+@click.argument("build_id", metavar="BUILD")
 @wait_option
 @follow_option
 @interval_option
@@ -108,6 +114,7 @@ async def retry(session: Session, build_id: str, wait: bool, follow: bool, inter
         oore build retry 01J9Z3K4M5N6P7Q8R9S0T1V2W3 --wait
     """
     async with session.api() as api:
+        build_id = await find_build(api, build_id)
         started = await api.json("POST", f"/api/builds/{build_id}/retry")
         if not session.json:
             session.out.line(f"started {build_label(started)}, attempt {started['attempt']}")
@@ -115,7 +122,7 @@ async def retry(session: Session, build_id: str, wait: bool, follow: bool, inter
 
 
 @click.command("cancel")
-@click.argument("build_id")
+@click.argument("build_id", metavar="BUILD")
 @pass_session
 async def cancel(session: Session, build_id: str) -> None:
     """Cancel a queued or running build.
@@ -125,6 +132,7 @@ async def cancel(session: Session, build_id: str) -> None:
         oore build cancel 01J9Z3K4M5N6P7Q8R9S0T1V2W3
     """
     async with session.api() as api:
+        build_id = await find_build(api, build_id)
         answer = await api.json("POST", f"/api/builds/{build_id}/cancel")
     if session.json:
         return session.out.json(answer)
@@ -191,7 +199,7 @@ def _status_note(session: Session) -> Callable[[Build], None]:
 
 
 @click.command("logs")
-@click.argument("build_id")
+@click.argument("build_id", metavar="BUILD")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the build finishes.")
 @click.option("--since", type=click.IntRange(1), default=1, help="First line to print (1-based).")
 @interval_option
@@ -206,11 +214,12 @@ async def logs(session: Session, build_id: str, follow: bool, since: int, interv
     \b
     Example:
         oore build logs 01J9Z3K4M5N6P7Q8R9S0T1V2W3
-        oore build logs -f 01J9Z3K4M5N6P7Q8R9S0T1V2W3 | tee build.log
+        oore build logs -f acme/app#19 | tee build.log
     """
     from oore.cli.client import follow as following
 
     async with session.api() as api:
+        build_id = await find_build(api, build_id)
         if follow:
             tracker = following.follower(api, _reconnect(session), interval=interval)
             final = await tracker.follow(build_id, echo, since=since)
@@ -245,6 +254,8 @@ async def download(
     from oore.cli.client.output import ProgressBar, size
 
     async with session.api() as api:
+        if build_id:
+            build_id = await find_build(api, build_id)
         listed = await _listed(api, build_id, artifact_id) if build_id else None
         with ProgressBar(session.out) as bar:
             done = await fetch(api, artifact_id, output, listed=listed, progress=bar)

@@ -7,11 +7,16 @@ from typing import TYPE_CHECKING, Any
 import asyncclick as click
 
 from oore.cli.client.commands import build_runs
-from oore.cli.client.commands.common import build_label, ref_of, repo_id
+from oore.cli.client.commands.common import (
+    build_label,
+    find_build,
+    ref_of,
+    repo_id,
+    repository_names,
+)
 from oore.cli.client.session import Session, pass_session
 
 if TYPE_CHECKING:
-    from oore.cli.client.http import Api
     from oore.cli.client.output import Output
 
 STATUSES = (
@@ -23,6 +28,9 @@ STATUSES = (
 @click.group()
 def build() -> None:
     """Start, follow and inspect builds; fetch their logs and artifacts.
+
+    A BUILD is named by its id, by its number when only one repository has that number (19),
+    or by repository and number (acme/app#19).
 
     \b
     Example:
@@ -66,17 +74,12 @@ async def list_builds(
             limit=limit,
             cursor=cursor,
         )
-        names = {} if session.json else await _repo_names(api)
+        names = {} if session.json else await repository_names(api)
     if session.json:
         return session.out.json(data)
     _build_table(session.out, data["items"], names)
     if data.get("next_cursor"):
         session.out.note(f"more: oore build list --cursor {data['next_cursor']} ...")
-
-
-async def _repo_names(api: Api) -> dict[str, str]:
-    items = (await api.get("/api/repositories"))["items"]
-    return {r["id"]: r["full_name"] for r in items}
 
 
 def _build_table(out: Output, builds: list[dict[str, Any]], names: dict[str, str]) -> None:
@@ -101,18 +104,19 @@ def _build_table(out: Output, builds: list[dict[str, Any]], names: dict[str, str
 
 
 @build.command("show")
-@click.argument("build_id")
+@click.argument("build_id", metavar="BUILD")
 @pass_session
 async def show_build(session: Session, build_id: str) -> None:
     """Show a build with its steps.
 
     \b
     Example:
-        oore build show 01J9Z3K4M5N6P7Q8R9S0T1V2W3
+        oore build show acme/app#19
     """
     async with session.api() as api:
+        build_id = await find_build(api, build_id)
         found = await api.get(f"/api/builds/{build_id}")
-        names = {} if session.json else await _repo_names(api)
+        names = {} if session.json else await repository_names(api)
     if session.json:
         return session.out.json(found)
     from oore.cli.client.output import ago, duration, elapsed, status
@@ -142,7 +146,7 @@ async def show_build(session: Session, build_id: str) -> None:
 
 
 @build.command("steps")
-@click.argument("build_id")
+@click.argument("build_id", metavar="BUILD")
 @pass_session
 async def steps(session: Session, build_id: str) -> None:
     """List a build's steps with their status, exit code and duration.
@@ -152,6 +156,7 @@ async def steps(session: Session, build_id: str) -> None:
         oore build steps 01J9Z3K4M5N6P7Q8R9S0T1V2W3
     """
     async with session.api() as api:
+        build_id = await find_build(api, build_id)
         data = await api.get(f"/api/builds/{build_id}/steps")
     if session.json:
         return session.out.json(data)
@@ -176,7 +181,7 @@ def _step_table(out: Output, items: list[dict[str, Any]]) -> None:
 
 
 @build.command("artifacts")
-@click.argument("build_id")
+@click.argument("build_id", metavar="BUILD")
 @pass_session
 async def artifacts(session: Session, build_id: str) -> None:
     """List a build's artifacts (download one with `oore build download ARTIFACT_ID`).
@@ -186,6 +191,7 @@ async def artifacts(session: Session, build_id: str) -> None:
         oore build artifacts 01J9Z3K4M5N6P7Q8R9S0T1V2W3
     """
     async with session.api() as api:
+        build_id = await find_build(api, build_id)
         data = await api.get(f"/api/builds/{build_id}/artifacts")
     if session.json:
         return session.out.json(data)

@@ -29,6 +29,39 @@ async def find_repo(api: Api, ref: str) -> dict[str, Any]:
     return dict(matches[0])
 
 
+BUILD_REF_HELP = "BUILD is an id, a number (19) or a repository's number (acme/app#19)."
+
+
+async def find_build(api: Api, ref: str) -> str:
+    """The id of the build `ref` names: an id, `OWNER/NAME#N` (or `REPO_ID#N`), or `N` alone
+    when only one repository has a build with that number."""
+    repo, sep, number = ref.rpartition("#")
+    if not sep and not ref.isdigit():
+        return ref  # an id: the API says if there is no such build
+    if not number.isdigit() or int(number) < 1:
+        raise invalid(f"{ref!r} is not a build: {BUILD_REF_HELP}")
+    params: dict[str, Any] = {"number": number, "limit": 50}
+    if repo:
+        params["repository"] = await repo_id(api, repo)
+    items = (await api.get("/api/builds", **params))["items"]
+    if not items:
+        raise CliError(
+            f"not found: no build #{number}{f' in {repo}' if repo else ''}", ExitCode.NOT_FOUND
+        )
+    if len(items) > 1:
+        names = await repository_names(api)
+        which = ", ".join(
+            f"{names.get(b['repository_id'], b['repository_id'])}#{number}" for b in items
+        )
+        raise invalid(f"#{number} names builds of {len(items)} repositories ({which}); say which")
+    return str(items[0]["id"])
+
+
+async def repository_names(api: Api) -> dict[str, str]:
+    items = (await api.get("/api/repositories"))["items"]
+    return {r["id"]: r["full_name"] for r in items}
+
+
 async def repo_id(api: Api, ref: str) -> str:
     return ref if "/" not in ref else str((await find_repo(api, ref))["id"])
 

@@ -1,4 +1,5 @@
-"""`oore repo list|add|show|edit|remove|webhook-url`."""
+"""`oore repo list|add|show|edit|remove|webhook-url` (and `credentials`, `deploy-key`: see
+repo_credentials.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import asyncclick as click
 
 from oore.cli.client.commands.common import confirmed, find_repo, repo_id
+from oore.cli.client.commands.repo_credentials import credentials, deploy_key
 from oore.cli.client.errors import invalid
 from oore.cli.client.session import Session, pass_session
 
@@ -243,4 +245,6 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+repo.add_command(credentials)
+repo.add_command(deploy_key)
 COMMANDS = (repo,)

@@ -1,0 +1,1 @@
+"""Local servers standing in for providers (GitHub, GitLab, git hosts) in tests."""
