@@ -46,6 +46,15 @@ class Unauthorized(OoreError):
     status = 401
 
 
+class WebhookRefused(Unauthorized):
+    """A delivery whose signature or token does not vouch for it; `why` is a short code
+    (missing_signature, bad_signature, ...) for counting and logging by reason."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 class Forbidden(OoreError):
     code = "forbidden"
     status = 403

@@ -33,8 +33,10 @@ from oore.errors import (
     OoreError,
     RequestTimeout,
     Unavailable,
+    WebhookRefused,
 )
 from oore.http.errors import closing, error_answer
+from oore.http.rejections import RejectionLog
 from oore.http.webhookbody import receive_body
 from oore.webhooks.intake import UNVERIFIED_BYTES, Answer, Headers, Intake
 
@@ -70,6 +72,7 @@ class WebhookFastPath:
         self.intake = intake
         self.max_body_bytes = max_body_bytes
         self.large_bodies = trio.CapacityLimiter(ONE_LARGE_BODY_AT_A_TIME)
+        self.rejections = RejectionLog()
         self.slot_wait = large.slot_wait
         self.read_grace = large.read_grace
         self.min_rate = large.min_rate
@@ -92,6 +95,11 @@ class WebhookFastPath:
             answer = await self._answer(receive, headers, gitlab)
         except ClientDisconnected:
             return  # nobody to answer
+        except WebhookRefused as exc:
+            self.rejections.note(_source(fields, headers, gitlab), exc.why, exc.message)
+            error = error_answer(exc)
+            await _send(send, error.status, error.body)
+            return
         except Exception as exc:
             error = error_answer(exc)
             # Refused unread (too large, too slow, no room to read it) or cut off: close.
@@ -162,6 +170,14 @@ def _declared(headers: Headers) -> int:
     """The declared body size (0 when chunked: the intake checks the size it reads)."""
     declared = headers.get("Content-Length")
     return int(declared) if declared.isdigit() else 0
+
+
+def _source(scope: dict[str, Any], headers: Headers, gitlab: re.Match[str] | None) -> str:
+    client = scope.get("client") or ("?", 0)
+    if gitlab is not None:
+        return f"GitLab repository {gitlab.group(1)[:40]} at {client[0]}"
+    hook = headers.get("X-GitHub-Hook-ID")[:20] or "?"
+    return f"GitHub hook {hook} at {client[0]}"
 
 
 def _headers(scope: dict[str, Any]) -> Headers:

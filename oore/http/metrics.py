@@ -52,11 +52,14 @@ class _Snapshot:
             webhooks.add_metric([provider, state], count)
         yield webhooks
         rejected = CounterMetricFamily(
-            "oore_webhooks_rejected", "Deliveries refused (signature or token)", labels=["provider"]
+            "oore_webhooks_rejected",
+            "Deliveries refused, by provider and reason (missing_signature, bad_signature, ...)",
+            labels=["provider", "reason"],
         )
         for name, count in sorted(self.counters.items()):
-            if name.startswith("webhooks_rejected_"):
-                rejected.add_metric([name.removeprefix("webhooks_rejected_")], count)
+            provider, sep, reason = name.removeprefix("webhooks_rejected_").partition(":")
+            if name.startswith("webhooks_rejected_") and sep:
+                rejected.add_metric([provider, reason], count)
         yield rejected
         yield GaugeMetricFamily("oore_builds_queued", "Builds waiting in the queue", self.queued)
         yield GaugeMetricFamily("oore_builds_running", "Builds running now", self.running)

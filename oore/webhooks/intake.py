@@ -36,7 +36,7 @@ from oore.crypto import (
     keyed_hash,
     verify_github_signature,
 )
-from oore.errors import BadRequest, CryptoError, NotFound, Unauthorized
+from oore.errors import BadRequest, CryptoError, NotFound, Unauthorized, WebhookRefused
 from oore.ids import new_id
 from oore.model import Provider, Repository, WebhookEvent, utcnow
 from oore.store.base import Store
@@ -75,6 +75,10 @@ MAX_ID_DIGITS = 18  # GitHub's ids are 64-bit
 # every request for seconds (and a worker thread parsing it still holds the GIL).
 UNVERIFIED_BYTES = 1024 * 1024
 BAD_SIGNATURE = "X-Hub-Signature-256 does not match this repository's webhook secret"
+MISSING_SIGNATURE = (
+    "the X-Hub-Signature-256 header is missing: give the webhook a secret (the repository's "
+    "webhook_secret, or OORE_GITHUB_WEBHOOK_SECRET)"
+)
 NO_SHARED_SECRET = (
     "this delivery names no registered repository with a webhook secret, and "
     "OORE_GITHUB_WEBHOOK_SECRET is not set; register the repository with POST /api/repositories. "
@@ -136,10 +140,10 @@ class Intake:
         _header(headers, "X-GitHub-Event")
         _header(headers, "X-GitHub-Delivery")
         if not headers.get("X-Hub-Signature-256"):
-            await self._refuse_github(BAD_SIGNATURE)
+            await self._refuse_github(MISSING_SIGNATURE, "missing_signature")
         by_header = await self._github_by_header(headers)
         if by_header is None and self.shared_github_secret is None and size > UNVERIFIED_BYTES:
-            await self._refuse_github(_too_large_to_identify(size))
+            await self._refuse_github(_too_large_to_identify(size), "unverifiable")
         return by_header
 
     async def github_expected_secret(self, headers: Headers) -> bytes | None:
@@ -154,12 +158,12 @@ class Intake:
         if size <= UNVERIFIED_BYTES:
             return
         if digest is None:
-            await self._refuse_github(_too_large_to_identify(size))
+            await self._refuse_github(_too_large_to_identify(size), "unverifiable")
         if not verify_github_digest(digest, headers.get("X-Hub-Signature-256") or None):
             if await self._github_by_header(headers) is None:
                 # Checked against the shared secret only: the repository's own may sign it.
-                await self._refuse_github(_too_large_to_identify(size))
-            await self._refuse_github(BAD_SIGNATURE)
+                await self._refuse_github(_too_large_to_identify(size), "unverifiable")
+            await self._refuse_github(BAD_SIGNATURE, "bad_signature")
 
     async def github(self, headers: Headers, raw: bytes) -> Answer:
         by_header = await self.github_headers(headers, len(raw))
@@ -204,11 +208,11 @@ class Intake:
             known = await self._github_unverified(content_type, raw)
         secret = self._github_secret(known)
         if secret is None:
-            await self._refuse_github(NO_SHARED_SECRET)
+            await self._refuse_github(NO_SHARED_SECRET, "no_secret")
         # A repository's own secret is the only one accepted for it, even when the shared
         # secret signed the body.
         if secret != verified_with and not await _signed(secret, raw, signature):
-            await self._refuse_github(BAD_SIGNATURE)
+            await self._refuse_github(BAD_SIGNATURE, "bad_signature")
         if payload is None:
             payload = await _payload_or_400(content_type, raw)
         return known, payload
@@ -217,15 +221,19 @@ class Intake:
         """The repository a body names, parsed before it is verified only to learn whose secret
         signs it: so only when small (see `UNVERIFIED_BYTES`)."""
         if len(raw) > UNVERIFIED_BYTES:
-            await self._refuse_github(_too_large_to_identify(len(raw)))
+            await self._refuse_github(_too_large_to_identify(len(raw)), "unverifiable")
         unverified = await parse_payload(content_type, raw)
         return await self._github_repository(
             github.identify(unverified) if unverified is not None else None
         )
 
-    async def _refuse_github(self, reason: str) -> NoReturn:
-        await self.store.increment_counter("webhooks_rejected_github")
-        raise Unauthorized(reason)
+    async def _refuse_github(self, reason: str, why: str) -> NoReturn:
+        await self._count_refusal("github", why)
+        raise WebhookRefused(reason, why)
+
+    async def _count_refusal(self, provider: str, why: str) -> None:
+        await self.store.increment_counter(f"webhooks_rejected_{provider}")
+        await self.store.increment_counter(f"webhooks_rejected_{provider}:{why}")
 
     def _shared_secret(self) -> bytes | None:
         shared = self.shared_github_secret
@@ -264,7 +272,7 @@ class Intake:
         event_type = _header(headers, "X-Gitlab-Event")
         project = gitlab.project_id(await _payload_or_400(None, raw))
         if repo.gitlab_project_id is not None and project != repo.gitlab_project_id:
-            await self.store.increment_counter("webhooks_rejected_gitlab")
+            await self._count_refusal("gitlab", "wrong_project")
             raise BadRequest(
                 f"the payload is for GitLab project {project}, but repository {repo.full_name} "
                 f"is project {repo.gitlab_project_id}"
@@ -288,8 +296,14 @@ class Intake:
             or known.token_hmac is None
             or not constant_time_equals(keyed_hash(self.gitlab_token_key, token), known.token_hmac)
         ):
-            await self.store.increment_counter("webhooks_rejected_gitlab")
-            raise Unauthorized("X-Gitlab-Token does not match this repository's secret token")
+            why = "bad_token" if token else "missing_token"
+            await self._count_refusal("gitlab", why)
+            raise WebhookRefused(
+                "X-Gitlab-Token does not match this repository's secret token"
+                if token
+                else "the X-Gitlab-Token header is missing: set the webhook's secret token",
+                why,
+            )
         return repo
 
     # --- repositories, cached ---------------------------------------------------------------

@@ -39,6 +39,9 @@ async def test_metrics_count_a_push_and_its_build(
         before = samples((await ci.operator.get("/metrics")).text)
         assert before[("oore_builds_running", ())] == 0
         assert ("oore_build_duration_seconds_count", (("result", "succeeded"),)) not in before
+        unsigned = {"X-GitHub-Event": "push", "X-GitHub-Delivery": "unsigned-1"}
+        refused = await ci.http.post("/api/webhooks/github", content=b"{}", headers=unsigned)
+        assert refused.status_code == 401
         repo = await ci.register(git, "app")
         made = await ci.push(repo, "main", git.head())
         await ci.succeeded(made["build"]["id"])
@@ -52,6 +55,11 @@ async def test_metrics_count_a_push_and_its_build(
     )
     assert after[("oore_log_bytes_total", ())] >= len("hello from metrics\n")
     assert after[("oore_builds_queued", ())] == 0
+    rejected = (
+        "oore_webhooks_rejected_total",
+        (("provider", "github"), ("reason", "missing_signature")),
+    )
+    assert after[rejected] == 1
     assert after[("oore_store_commits_total", ())] > before[("oore_store_commits_total", ())]
     assert after[("oore_store_busy_retries_total", ())] == 0
     restarts = {k[1][0][1]: v for k, v in after.items() if k[0] == "oore_actor_restarts_total"}

@@ -133,8 +133,11 @@ async def test_only_the_repository_secret_is_accepted(shared_daemon: Daemon) -> 
                 "push", body, secret, extra={"X-Hub-Signature-256": signature(secret, body + b" ")}
             ),
         ]
-        for response in refused:
+        for index, response in enumerate(refused):
             message = error_of(response, 401, "unauthorized")
+            if index == 2:  # no signature at all: said so, not "does not match"
+                assert message.startswith("the X-Hub-Signature-256 header is missing")
+                continue
             assert message == "X-Hub-Signature-256 does not match this repository's webhook secret"
         assert await operator.events() == []
 

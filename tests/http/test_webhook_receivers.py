@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,17 @@ async def test_a_refused_body_closes_an_http1_connection_only(
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 413
     assert ((b"connection", b"close") in sent[0]["headers"]) is closes
+
+
+async def test_a_refused_delivery_is_logged_with_its_source_and_reason(
+    app: QuartTrio, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="oore.webhooks")
+    headers = {"X-GitHub-Event": "push", "X-GitHub-Delivery": new_id(), "X-GitHub-Hook-ID": "77"}
+    response = await app.test_client().post("/api/webhooks/github", data=PUSH, headers=headers)
+    assert response.status_code == 401
+    assert "header is missing" in (await response.get_json())["error"]["message"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "oore.webhooks"]
+    assert len(logged) == 1
+    assert "GitHub hook 77" in logged[0]
+    assert "(missing_signature)" in logged[0]

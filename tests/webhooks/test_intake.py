@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from oore.crypto import Sealer, aad, gitlab_token_key, keyed_hash
-from oore.errors import BadRequest, NotFound, Unauthorized
+from oore.errors import BadRequest, NotFound, Unauthorized, WebhookRefused
 from oore.ids import new_id
 from oore.model import EventState, Provider, Repository, WebhookEvent, utcnow
 from oore.store.base import RepositorySecrets
@@ -117,7 +117,9 @@ async def test_a_wrong_signature_stores_nothing_and_is_counted(
     with pytest.raises(Unauthorized, match="does not match"):
         await intake.github(signed("not-the-secret", GITHUB_PUSH), GITHUB_PUSH)
     assert kicks == []
-    assert (await store.counters()).get("webhooks_rejected_github") == 1
+    counters = await store.counters()
+    assert counters.get("webhooks_rejected_github") == 1
+    assert counters.get("webhooks_rejected_github:bad_signature") == 1
     assert await store.pending_event_ids() == []
 
 
@@ -253,3 +255,11 @@ async def test_a_lookup_that_read_before_a_change_is_not_cached(
     # What the slow one read is older than the change: it must not be what is cached now.
     with pytest.raises(Unauthorized):
         await intake.github(signed("old-secret", GITHUB_PUSH), GITHUB_PUSH)
+
+
+async def test_a_missing_signature_is_called_missing(store: SqliteStore, intake: Intake) -> None:
+    headers = Headers({"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-9"})
+    with pytest.raises(WebhookRefused, match="X-Hub-Signature-256 header is missing") as refused:
+        await intake.github(headers, GITHUB_PUSH)
+    assert refused.value.why == "missing_signature"
+    assert (await store.counters()).get("webhooks_rejected_github:missing_signature") == 1
