@@ -42,6 +42,7 @@ class Settings:
     max_body_bytes: int
     keep_failed_workspaces_hours: float
     max_log_bytes: int
+    min_free_disk: int  # OORE_MIN_FREE_DISK: below this, new builds wait (0: no check)
     ingest_quiet: float  # OORE_INGEST_QUIET: the pause between deliveries the ingester waits for
     ingest_patience: float  # OORE_INGEST_PATIENCE: how long it waits for that pause at most
     # Provider instances (how tests point Oore at local servers, and a self-managed GitLab).

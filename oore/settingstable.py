@@ -355,6 +355,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OORE_MAX_LOG_BYTES", "max_log_bytes", _int_in(1, None), 200 * MIB, BYTES),
     Setting(
+        "OORE_MIN_FREE_DISK",
+        "min_free_disk",
+        _int_in(0, None),
+        2048 * MIB,
+        "expected a number of bytes >= 0 (0: no check)",
+    ),
+    Setting(
         "OORE_BUILD_USER",
         "build_user",
         _parse_user_name,

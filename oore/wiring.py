@@ -112,6 +112,7 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
         max_concurrent=settings.max_concurrent_builds,
         keep_failed_hours=settings.keep_failed_workspaces_hours,
         logs_dir=paths.logs,
+        min_free_disk=settings.min_free_disk,
     )
     streamer = LogStreamer(log_hub, boxes.logs[1], cap=settings.max_log_bytes)
     ingester = WebhookIngester(

@@ -22,7 +22,12 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings as `oored run` would build them, in a data dir under tmp_path."""
 
     def make(**env: str) -> Settings:
-        environ = {"HOME": str(tmp_path), "OORE_DATA_DIR": str(tmp_path / "data"), **env}
+        environ = {
+            "HOME": str(tmp_path),
+            "OORE_DATA_DIR": str(tmp_path / "data"),
+            "OORE_MIN_FREE_DISK": "0",  # a test machine short of disk must not hold builds
+            **env,
+        }
         return ensure_secrets(
             load_settings(environ, is_root=False, system_env_file=tmp_path / "absent.env")
         )

@@ -80,6 +80,7 @@ def test_defaults_for_a_user(load: Load, home: Path) -> None:
         max_body_bytes=26214400,
         keep_failed_workspaces_hours=24.0,
         max_log_bytes=200 * 1024 * 1024,
+        min_free_disk=2 * 1024 * 1024 * 1024,
         ingest_quiet=0.02,
         ingest_patience=5.0,
         allow_private_providers=False,
@@ -397,6 +398,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "OORE_MAX_BODY_BYTES": {"max_body_bytes": 25 * 1024 * 1024},
     "OORE_KEEP_FAILED_WORKSPACES": {"keep_failed_workspaces_hours": 24.0},
     "OORE_MAX_LOG_BYTES": {"max_log_bytes": 200 * 1024 * 1024},
+    "OORE_MIN_FREE_DISK": {"min_free_disk": 2 * 1024 * 1024 * 1024},
     "OORE_BUILD_USER": {"build_user": None},
     "OORE_INGEST_QUIET": {"ingest_quiet": 0.02},
     "OORE_INGEST_PATIENCE": {"ingest_patience": 5.0},
@@ -436,6 +438,7 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
     "OORE_MAX_BODY_BYTES": [("0", "expected a number of bytes > 0"), ("1MB", "bytes > 0")],
     "OORE_KEEP_FAILED_WORKSPACES": [("-2", "expected a number of hours >= 0"), ("inf", ">= 0")],
     "OORE_MAX_LOG_BYTES": [("-5", "expected a number of bytes > 0")],
+    "OORE_MIN_FREE_DISK": [("-1", "expected a number of bytes >= 0"), ("2GB", "(0: no check)")],
     "OORE_BUILD_USER": [("not a user", "expected a user name or uid")],
     "OORE_INGEST_QUIET": [
         ("0", "expected a number of seconds > 0"),

@@ -14,6 +14,7 @@ cancel interrupts whatever it is doing, a hung fetch or clone included.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from oore.actors.planner import Plan, Planner
 from oore.actors.removal import RepositoryFiles, remove_all
 from oore.actors.runtime import reply
 from oore.errors import Conflict, IllegalTransition, NotFound, OoreError
+from oore.execution.diskspace import short_of_space
 from oore.execution.process import kill_group
 from oore.git import remove_workspace
 from oore.ids import new_id
@@ -77,6 +79,8 @@ class RepositorySupervisor:
         kill_grace: float = 10.0,
         keep_failed_hours: float = 24.0,
         logs_dir: Path | None = None,
+        min_free_disk: int = 0,
+        disk_recheck: float = 30.0,
     ) -> None:
         self.store = store
         self.planner = planner
@@ -86,6 +90,9 @@ class RepositorySupervisor:
         self.max_concurrent = max_concurrent
         self.kill_grace = kill_grace
         self.keep_failed_seconds = keep_failed_hours * 3600
+        self.min_free_disk = min_free_disk  # below it, builds wait (OORE_MIN_FREE_DISK)
+        self.disk_recheck = disk_recheck  # how often a queue waiting for disk space looks again
+        self._short_of_space = False
         self.files = RepositoryFiles(
             dirs.workspaces, dirs.scratch, dirs.artifacts, dirs.cache, planner.mirrors_dir, logs_dir
         )
@@ -288,11 +295,15 @@ class RepositorySupervisor:
 
     async def _schedule_loop(self) -> None:
         while True:
-            await self._wake.wait()
+            # Nothing rings when disk space is freed: a queue waiting for it looks again.
+            with trio.move_on_after(self.disk_recheck if self._short_of_space else math.inf):
+                await self._wake.wait()
             await self._schedule()
 
     async def _schedule(self) -> None:
         queued = await self.store.builds_in((BuildStatus.QUEUED,))
+        short = await short_of_space(self.dirs.workspaces, self.min_free_disk) if queued else None
+        self._short_of_space = short is not None
         reasons: dict[str, str] = {}
         waiting = 0
         behind_fork = False
@@ -301,7 +312,7 @@ class RepositorySupervisor:
                 return
             if build.repository_id in self._deleting:
                 continue  # about to be cancelled
-            why = self._why_wait(build, behind_fork)
+            why = short or self._why_wait(build, behind_fork)
             if why is None:
                 await self._claim(build)  # False: it was cancelled meanwhile, nothing to wait for
                 continue

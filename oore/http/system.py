@@ -10,6 +10,7 @@ from quart import Blueprint, Response, jsonify
 
 from oore import __version__
 from oore.errors import Unavailable
+from oore.execution.diskspace import short_of_space
 from oore.http.auth import public
 from oore.http.errors import error_response
 from oore.http.services import services
@@ -30,7 +31,12 @@ async def health() -> Response:
         reason = str(exc) or "the store did not answer in time"
         return error_response(503, "unavailable", f"store unavailable: {reason}")
     uptime = round(time.monotonic() - svc.started_monotonic, 3)
-    return jsonify({"status": "ok", "store": "ok", "uptime_seconds": uptime})
+    answer: dict[str, object] = {"status": "ok", "store": "ok", "uptime_seconds": uptime}
+    # Not a 503: the daemon serves, and restarting it frees no disk; builds wait meanwhile.
+    short = await short_of_space(svc.paths.workspaces, svc.settings.min_free_disk)
+    if short is not None:
+        answer |= {"status": "degraded", "problems": [short]}
+    return jsonify(answer)
 
 
 @blueprint.get("/api/version")

@@ -271,6 +271,12 @@ class Running:
             build_id, lambda b: b.status is BuildStatus.QUEUED and b.queue_reason == reason
         )
 
+    async def wait_reason_containing(self, build_id: str, part: str) -> Build:
+        return await self.wait_build(
+            build_id,
+            lambda b: b.status is BuildStatus.QUEUED and part in (b.queue_reason or ""),
+        )
+
     async def wait_holding(self, build_id: str) -> None:
         """Until the build's held script has started (its first line reached the log)."""
         await self.logs.wait_for(lambda: f"holding {build_id}" in self.logs.text(build_id))

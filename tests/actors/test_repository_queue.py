@@ -136,3 +136,20 @@ async def test_a_pull_request_from_a_fork_runs_alone(
         await sup.wait_holding(later.id)
         assert planner.started == [first.id, fork.id, later.id]
         assert (await store.get_build(fork.id)).status is BuildStatus.SUCCEEDED
+
+
+async def test_builds_wait_for_free_disk_space_and_start_once_there_is_some(
+    store: SqliteStore, planner: FakePlanner, dirs: Dirs, held: Held, origin: GitRepo
+) -> None:
+    repo_id, sha = planner.repository.id, origin.head()
+    async with running_supervisor(store, planner, dirs, max_concurrent=2) as sup:
+        sup.supervisor.min_free_disk = 2**62  # more than any disk here has free
+        sup.supervisor.disk_recheck = 0.05
+        build = await sup.manual(repo_id, "ci", sha)
+        waiting = await sup.wait_reason_containing(build.id, "waiting for free disk space")
+        assert "OORE_MIN_FREE_DISK" in (waiting.queue_reason or "")
+        assert planner.started == []
+        sup.supervisor.min_free_disk = 1  # room again: nothing rings, the queue looks again
+        await sup.wait_holding(build.id)
+        held.release(build.id)
+        assert (await sup.wait_status(build.id, BuildStatus.SUCCEEDED)).queue_reason is None

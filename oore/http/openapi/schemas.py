@@ -442,7 +442,14 @@ def schemas() -> Json:
     return {
         "Error": _error(),
         "Health": obj(
-            {"status": enum(["ok"]), "store": enum(["ok"]), "uptime_seconds": {"type": "number"}}
+            {
+                "status": enum(["ok", "degraded"]),
+                "store": enum(["ok"]),
+                "uptime_seconds": {"type": "number"},
+                # With "degraded": what is wrong (free disk below OORE_MIN_FREE_DISK).
+                "problems": {"type": "array", "items": string()},
+            },
+            ("status", "store", "uptime_seconds"),
         ),
         "Version": obj({"version": string(), "python": string(), "trio": string()}),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
