@@ -91,6 +91,14 @@ class RetryBuild:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteBuild:
+    """HTTP → RepositorySupervisor: delete a finished build, its rows and its files."""
+
+    build_id: str
+    reply: trio.MemorySendChannel[Reply]
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteRepository:
     """HTTP → RepositorySupervisor: cancel the repository's builds, wait for them to end, then
     delete it and every file it has; the reply holds no build, only an error if one."""
@@ -114,4 +122,6 @@ class Reply:
         return self.build
 
 
-RepositoryMessage = TriggerReceived | ManualBuild | CancelBuild | RetryBuild | DeleteRepository
+RepositoryMessage = (
+    TriggerReceived | ManualBuild | CancelBuild | RetryBuild | DeleteBuild | DeleteRepository
+)

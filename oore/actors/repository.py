@@ -27,6 +27,7 @@ from oore.actors.cancelling import Interrupted, until_set
 from oore.actors.executor import BuildExecutor, BuildJob, Dirs
 from oore.actors.messages import (
     CancelBuild,
+    DeleteBuild,
     DeleteRepository,
     LogMessage,
     ManualBuild,
@@ -142,6 +143,8 @@ class RepositorySupervisor:
             await self._answer(message.reply, self.cancel(message.build_id))
         elif isinstance(message, DeleteRepository):
             await self._answer(message.reply, self.delete_repository(message.repository_id))
+        elif isinstance(message, DeleteBuild):
+            await self._answer(message.reply, self.delete_build(message.build_id))
         else:
             await self._answer(message.reply, self._on_retry(message))
 
@@ -383,6 +386,16 @@ class RepositorySupervisor:
             return await self.planner.job_for(build)
 
     # --- deleting a repository ------------------------------------------------------------
+
+    async def delete_build(self, build_id: str) -> Build:
+        """Delete a finished build and every file it has (workspace, log, artifacts)."""
+        build = await self.store.get_build(build_id)
+        async with self._lock(build.repository_id):  # not while its repository is planned
+            deleted = await self.store.delete_build(build_id)  # Conflict unless finished
+        with trio.CancelScope(shield=True):  # the rows are gone: leave no files behind
+            await remove_all(self.files.of_builds([build_id]))
+        log.info("build %s deleted", build_id)
+        return deleted
 
     async def delete_repository(self, repository_id: str) -> None:
         """Cancel the repository's builds, wait until they end, then delete it and its files.

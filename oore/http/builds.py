@@ -13,7 +13,14 @@ from typing import Any
 import trio
 from quart import Blueprint, Response, jsonify, request, send_file
 
-from oore.actors.messages import CancelBuild, ManualBuild, Reply, RepositoryMessage, RetryBuild
+from oore.actors.messages import (
+    CancelBuild,
+    DeleteBuild,
+    ManualBuild,
+    Reply,
+    RepositoryMessage,
+    RetryBuild,
+)
 from oore.actors.runtime import RequestError
 from oore.actors.runtime import request as ask
 from oore.errors import NotFound, Unavailable, ValidationError
@@ -108,6 +115,13 @@ async def cancel_build(build_id: str) -> tuple[Response, int]:
     await services().store.get_build(build_id)
     build = await _ask(lambda reply: CancelBuild(build_id, reply))
     return jsonify(present.build_summary(build)), 202
+
+
+@blueprint.delete("/api/builds/<build_id>")
+async def delete_build(build_id: str) -> tuple[str, int]:
+    await services().store.get_build(build_id)  # 404 before the queue is asked
+    await _ask(lambda reply: DeleteBuild(build_id, reply))
+    return "", 204
 
 
 @blueprint.post("/api/builds/<build_id>/retry")

@@ -16,6 +16,7 @@ from oore.model import Build, Step
 class ChangeKind(StrEnum):
     BUILD_CREATED = "build_created"
     BUILD_CHANGED = "build_changed"
+    BUILD_DELETED = "build_deleted"
     STEP_CHANGED = "step_changed"
     QUEUE_CHANGED = "queue_changed"
     REPOSITORY_CHANGED = "repository_changed"

@@ -148,6 +148,23 @@ class BuildQueries:
 
         await self.engine.write(unit)
 
+    async def delete_build(self, build_id: str) -> Build:
+        """Delete a finished build with its steps and artifact rows (its files are the
+        caller's); Conflict while it is queued or running."""
+        finished = sorted(str(s) for s in BuildStatus if s.finished)
+
+        def unit(db: Database) -> Build:
+            build = _get_build(db, build_id)
+            marks = ", ".join("?" * len(finished))
+            deleted = db.execute(
+                f"DELETE FROM builds WHERE id = ? AND status IN ({marks})", [build_id, *finished]
+            )
+            if deleted.rowcount != 1:
+                raise Conflict(f"build {build_id} is {build.status}; cancel it first")
+            return build
+
+        return await self.engine.write(unit, then=self._announce(ChangeKind.BUILD_DELETED))
+
     async def set_queue_reasons(self, reasons: dict[str, str]) -> None:
         """Each queued build's reason for waiting; builds no longer queued are left alone."""
 

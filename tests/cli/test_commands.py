@@ -331,3 +331,13 @@ async def test_builds_are_named_by_number(
     assert "acme/app#19" in bad.err  # says how to name a build
     assert missing.code == ExitCode.NOT_FOUND
     assert "no build #7 in numbers/one" in missing.err
+
+    unconfirmed = await oore("build", "delete", "numbers/one#1")
+    assert unconfirmed.code == ExitCode.INVALID  # not at a terminal: --yes is required
+    deleted = await oore("build", "delete", "numbers/one#1", "--yes")
+    assert deleted.code == 0, deleted.err
+    assert "deleted build #1" in deleted.out
+    gone = await api.get(f"/api/builds/{built['numbers/one']['id']}")
+    assert gone.status_code == 404
+    still = await oore("--json", "build", "show", "numbers/two#1")  # the other one is kept
+    assert still.json()["id"] == built["numbers/two"]["id"]

@@ -553,3 +553,40 @@ async def test_cancel_then_retry_of_a_queued_build_go_through_the_queue(
     retried = await response.get_json()
     assert retried["id"] != build.id
     assert (retried["workflow"], retried["branch"]) == ("ios", "main")
+
+
+async def test_deleting_a_finished_build_removes_its_rows_and_files(
+    client: Client, admin: dict[str, str], services: Services
+) -> None:
+    repo = await add_repository(services)
+    done = await add_build(services, repo.id, status=BuildStatus.FAILED)
+    other = await add_build(services, repo.id, status=BuildStatus.SUCCEEDED)
+    for build in (done, other):
+        await add_artifact(services, build.id, "app.apk", b"bytes")
+        write_log(services, build.id, [(0, "stdout", "hello")])
+    await services.store.create_steps(
+        [Step(new_id(), done.id, 0, "Test", StepStatus.FAILED, utcnow(), utcnow(), 1)]
+    )
+    with services.changes.subscribe() as changes:
+        response = await client.delete(f"/api/builds/{done.id}", headers=admin)
+        assert response.status_code == 204, await response.get_data()
+        change = changes.receive.receive_nowait()
+    assert (change.kind, change.build and change.build.id) == ("build_deleted", done.id)
+    assert (await client.get(f"/api/builds/{done.id}", headers=admin)).status_code == 404
+    assert (await client.get(f"/api/builds/{done.id}/steps", headers=admin)).status_code == 404
+    assert not (services.paths.artifacts / done.id).exists()
+    assert not (services.paths.logs / f"{done.id}.log").exists()
+    # Another build of the same repository keeps everything.
+    assert (services.paths.artifacts / other.id / "app.apk").read_bytes() == b"bytes"
+    assert (services.paths.logs / f"{other.id}.log").exists()
+
+
+async def test_a_build_not_finished_is_not_deleted(
+    client: Client, admin: dict[str, str], services: Services
+) -> None:
+    repo = await add_repository(services)
+    running = await add_build(services, repo.id, status=BuildStatus.RUNNING)
+    response = await client.delete(f"/api/builds/{running.id}", headers=admin)
+    assert response.status_code == 409
+    assert "cancel it first" in (await response.get_json())["error"]["message"]
+    assert (await services.store.get_build(running.id)).status is BuildStatus.RUNNING

@@ -565,6 +565,11 @@ async def _builds(check: Checker, services: Services, read: dict[str, str], miss
     await check("POST", one + "/retry", 201, build_id=done.id)
     await check("POST", one + "/retry", 404, build_id=missing)
     await check("POST", one + "/retry", 403, auth=read, build_id=done.id)
+    await check("DELETE", one, 403, auth=read, build_id=done.id)
+    await check("DELETE", one, 204, build_id=done.id)
+    await check("DELETE", one, 404, build_id=done.id)
+    running = await add_build(services, repo.id, workflow="long", status=BuildStatus.RUNNING)
+    await check("DELETE", one, 409, build_id=running.id)
 
 
 async def _log(

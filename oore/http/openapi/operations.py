@@ -298,6 +298,10 @@ OPERATIONS: tuple[Operation, ...] = (
         {200: ("The build", "Build")}, (401, 404),
     ),
     Operation(
+        "DELETE", ONE_BUILD, "Delete a finished build with its log, artifacts and workspace",
+        "builds", {204: ("Deleted", None)}, (401, 403, 404, 409, QUEUE),
+    ),
+    Operation(
         "POST", ONE_BUILD + "/cancel", "Cancel a queued or running build", "builds",
         {202: ("Cancelling (a running build stops shortly)", "BuildSummary")},
         (401, 403, 404, 409, QUEUE),

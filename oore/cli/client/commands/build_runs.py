@@ -12,6 +12,7 @@ import asyncclick as click
 
 from oore.cli.client.commands.common import (
     build_label,
+    confirmed,
     find_build,
     find_repo,
     key_values,
@@ -283,4 +284,25 @@ async def _listed(api: Api, build_id: str, artifact_id: str) -> dict[str, Any]:
     raise CliError(f"not found: build {build_id} has no artifact {artifact_id}", ExitCode.NOT_FOUND)
 
 
-COMMANDS = (trigger, cancel, retry, logs, download)
+@click.command("delete")
+@click.argument("build_id", metavar="BUILD")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+async def delete(session: Session, build_id: str, yes: bool) -> None:
+    """Delete a finished build with its log, artifacts and workspace.
+
+    \b
+    Example:
+        oore build delete acme/app#19 --yes
+    """
+    async with session.api() as api:
+        build_id = await find_build(api, build_id)
+        build = await api.get(f"/api/builds/{build_id}")
+        confirmed(f"Delete {build_label(build)} and all its files?", yes)
+        await api.send("DELETE", f"/api/builds/{build_id}")
+    if session.json:
+        return session.out.json({"deleted": build_id})
+    session.out.line(f"deleted {build_label(build)}")
+
+
+COMMANDS = (trigger, cancel, retry, delete, logs, download)
