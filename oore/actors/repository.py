@@ -390,6 +390,8 @@ class RepositorySupervisor:
     async def delete_build(self, build_id: str) -> Build:
         """Delete a finished build and every file it has (workspace, log, artifacts)."""
         build = await self.store.get_build(build_id)
+        if build_id in self._running:  # finished, but its executor still writes its files
+            raise Conflict(f"build {build_id} is still finishing; delete it in a moment")
         async with self._lock(build.repository_id):  # not while its repository is planned
             deleted = await self.store.delete_build(build_id)  # Conflict unless finished
         with trio.CancelScope(shield=True):  # the rows are gone: leave no files behind
