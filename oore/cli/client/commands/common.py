@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncclick as click
 
@@ -12,6 +12,8 @@ from oore.cli.client.errors import CliError, ExitCode, invalid
 
 if TYPE_CHECKING:
     from oore.cli.client.http import Api
+
+T = TypeVar("T")
 
 
 async def find_repo(api: Api, ref: str) -> dict[str, Any]:
@@ -64,6 +66,22 @@ async def repository_names(api: Api) -> dict[str, str]:
 
 async def repo_id(api: Api, ref: str) -> str:
     return ref if "/" not in ref else str((await find_repo(api, ref))["id"])
+
+
+async def poll_until(
+    read: Callable[[], Awaitable[T | None]], patience: float, interval: float, failure: str
+) -> T:
+    """What `read` answers once it answers something, asking every `interval` seconds; after
+    `patience` seconds a CliError saying `failure`. (For a browser step the CLI waits on.)"""
+    import trio  # here: `oore --help` must not load trio (tests/cli/test_help.py)
+
+    with trio.move_on_after(patience):
+        while True:
+            found = await read()
+            if found is not None:
+                return found
+            await trio.sleep(interval)
+    raise CliError(failure, ExitCode.INVALID)
 
 
 def key_values(values: Iterable[str], option: str) -> dict[str, str]:

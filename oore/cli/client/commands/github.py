@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncclick as click
 
+from oore.cli.client.commands.common import poll_until
 from oore.cli.client.errors import CliError, ExitCode
 from oore.cli.client.session import Session, pass_session
 
@@ -122,18 +123,12 @@ async def _app(api: Any) -> dict[str, Any] | None:
 
 
 async def _created(api: Any, before: dict[str, Any] | None, patience: float) -> dict[str, Any]:
-    import trio  # here: `oore --help` must not load trio (tests/cli/test_help.py)
+    async def made() -> dict[str, Any] | None:
+        app = await _app(api)
+        return app if app is not None and app != before else None
 
-    with trio.move_on_after(patience):
-        while True:
-            app = await _app(api)
-            if app is not None and app != before:
-                return app
-            await trio.sleep(POLL_SECONDS)
-    raise CliError(
-        f"no GitHub App was made within {patience:g} s; run `oore github setup` again",
-        ExitCode.INVALID,
-    )
+    failure = f"no GitHub App was made within {patience:g} s; run `oore github setup` again"
+    return await poll_until(made, patience, POLL_SECONDS, failure)
 
 
 @github.command("installations")

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncclick as click
 
-from oore.cli.client.commands.common import read_secret
+from oore.cli.client.commands.common import poll_until, read_secret
 from oore.cli.client.errors import CliError, ExitCode, invalid
 from oore.cli.client.session import Session, pass_session
 
@@ -102,18 +102,15 @@ async def _read_line(prompt: str) -> str:
 
 
 async def _connected(api: Any, before: dict[str, Any], patience: float) -> dict[str, Any]:
-    import trio  # here: `oore --help` starts without loading trio
-
     # A new connection is told from the old by its token's expiry, which every sign-in renews.
-    with trio.move_on_after(patience):
-        while True:
-            status: dict[str, Any] = await api.get("/api/gitlab")
-            if status["connected"] and status["expires_at"] != before["expires_at"]:
-                return status
-            await trio.sleep(POLL_SECONDS)
-    raise CliError(
-        f"not connected after {patience:g} s; run `oore gitlab connect` again", ExitCode.INVALID
-    )
+    async def renewed() -> dict[str, Any] | None:
+        status: dict[str, Any] = await api.get("/api/gitlab")
+        return (
+            status if status["connected"] and status["expires_at"] != before["expires_at"] else None
+        )
+
+    failure = f"not connected after {patience:g} s; run `oore gitlab connect` again"
+    return await poll_until(renewed, patience, POLL_SECONDS, failure)
 
 
 @gitlab.command("status")
