@@ -48,35 +48,40 @@ def rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def daemon(**env: str) -> Iterator[RunningDaemon]:
-    """A real daemon on 127.0.0.1 port 0 in a temporary data dir, stopped with SIGTERM."""
-    with tempfile.TemporaryDirectory(prefix="oore-bench-") as tmp:
-        home = Path(tmp)
-        if env.get("OORE_BUILD_USER"):
-            home.chmod(0o711)  # the build user must pass through to its workspaces
-        ready = home / "ready.json"
-        environ = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": tmp,
-            "OORE_DATA_DIR": str(home / "data"),
-            "OORE_BIND": "127.0.0.1:0",
-            "OORE_LOG_LEVEL": "warning",
-            **env,
-        }
-        command = [sys.executable, "-m", "oore.cli.daemon", "run", "--ready-file", str(ready)]
-        process = subprocess.Popen(command, env=environ, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 30
-            while not (ready.exists() and ready.read_text()):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("oored did not start")
-                time.sleep(0.05)
-            url = json.loads(ready.read_text())["url"]
-            token = (home / "data" / "admin-token").read_text().strip()
-            yield RunningDaemon(url, process.pid, home / "data", token)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+def daemon(home: Path | None = None, **env: str) -> Iterator[RunningDaemon]:
+    """A real daemon on 127.0.0.1 port 0, stopped with SIGTERM; its data dir is `home`/data,
+    in a temporary directory unless `home` is given (to start again on the same data)."""
+    if home is None:
+        with tempfile.TemporaryDirectory(prefix="oore-bench-") as tmp:
+            with daemon(Path(tmp), **env) as running:
+                yield running
+        return
+    if env.get("OORE_BUILD_USER"):
+        home.chmod(0o711)  # the build user must pass through to its workspaces
+    ready = home / "ready.json"
+    ready.unlink(missing_ok=True)
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "OORE_DATA_DIR": str(home / "data"),
+        "OORE_BIND": "127.0.0.1:0",
+        "OORE_LOG_LEVEL": "warning",
+        **env,
+    }
+    command = [sys.executable, "-m", "oore.cli.daemon", "run", "--ready-file", str(ready)]
+    process = subprocess.Popen(command, env=environ, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("oored did not start")
+            time.sleep(0.05)
+        url = json.loads(ready.read_text())["url"]
+        token = (home / "data" / "admin-token").read_text().strip()
+        yield RunningDaemon(url, process.pid, home / "data", token)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def percentile(values: list[float], q: float) -> float:

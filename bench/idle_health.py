@@ -1,6 +1,7 @@
 """Idle memory of `oored run` and /api/health latency under 16 concurrent connections.
 
-Targets (issue 2): idle RSS <= 80 MB. Reported: health p50/p99 and requests/s over 10 s.
+Targets: idle RSS <= 60 MiB (issue 15; it was 80 in issue 2). Reported: health p50/p99 and
+requests/s over 10 s.
 Run: .venv/bin/python -m bench.idle_health [--seconds 10] [--connections 16]
 """
 
@@ -14,6 +15,9 @@ import httpx
 import trio
 
 from bench.common import daemon, summary_ms
+
+# The issue says "60 MB (62 today)", its 62 being the 62.3 MiB this benchmark printed then.
+TARGET_IDLE_RSS_MIB = 60
 
 
 async def load(url: str, connections: int, seconds: float) -> tuple[list[float], int]:
@@ -58,6 +62,7 @@ def main() -> None:
         "errors": errors,
         **summary_ms(latencies),
     }
+    result["targets_met"] = {"idle_rss_mib": idle_rss <= TARGET_IDLE_RSS_MIB}
     print(json.dumps(result, indent=2))
 
 

@@ -409,8 +409,26 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000, help="multiple of 1000")
     parser.add_argument("--ticks", type=int, default=1000, help="lines at 100/s for part 1")
     args = parser.parse_args()
-    json.dump(trio.run(run, args), sys.stdout, indent=2)
+    report = trio.run(run, args)
+    report["targets_met"] = verdict(report)
+    json.dump(report, sys.stdout, indent=2)
     print()
+
+
+def verdict(report: dict[str, Any]) -> dict[str, bool]:
+    """Each target of the parts that ran: met or not (the median over the repeats)."""
+    met: dict[str, bool] = {}
+    if "latency" in report:
+        p99 = report["latency"]["median"].get("p99_ms")
+        met["latency_p99_ms"] = p99 is not None and p99 <= TARGETS["latency_p99_ms"]
+    if "throughput" in report:
+        median = report["throughput"]["median"]
+        rate, growth = median.get("throughput_mb_s"), median.get("rss_growth_mib")
+        met["throughput_mb_s"] = rate is not None and rate >= TARGETS["throughput_mb_s"]
+        met["rss_growth_mib"] = growth is not None and growth <= TARGETS["rss_growth_mib"]
+    if "stall" in report:
+        met["stall_ratio"] = report["stall"]["stall_ratio"] <= TARGETS["stall_ratio"]
+    return met
 
 
 if __name__ == "__main__":
