@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import trio
 
 from oore.crypto import Sealer, aad
@@ -152,6 +151,9 @@ class GithubApps:
 
 
 def _sign(claims: dict[str, Any], private_key: bytes) -> str:
+    # Imported on first use: a daemon without a GitHub App never needs PyJWT (2 MiB resident).
+    import jwt
+
     return jwt.encode(claims, private_key, algorithm="RS256")
 
 
