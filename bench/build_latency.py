@@ -59,10 +59,10 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_repository(path: Path, commits: int, pipeline: str = PIPELINE) -> list[str]:
+def make_repository(path: Path, commits: int) -> list[str]:
     """A small repository with the pipeline file and `commits` commits; their shas, oldest first."""
     git(path, "init", "--quiet", "--initial-branch=main")
-    (path / "codemagic.yaml").write_text(pipeline)
+    (path / "codemagic.yaml").write_text(PIPELINE)
     for index in range(20):
         (path / f"src/file{index}.txt").parent.mkdir(exist_ok=True)
         (path / f"src/file{index}.txt").write_text(f"file {index}\n" * 50)

@@ -79,6 +79,22 @@ BENCHES = (
         (("list p99 ms", "median.list_p99_ms"), ("build p99 ms", "median.detail_p99_ms")),
     ),
     Bench(
+        "dashboard",
+        ("--repeat", "3"),
+        ("--builds", "2000", "--seconds", "2", "--repeat", "1"),
+        (("builds page p99 ms", "median.list_p99_ms"), ("paging p99 ms", "median.paging_p99_ms")),
+    ),
+    Bench(
+        "log_viewer",
+        ("--repeat", "3"),
+        ("--lines", "20000", "--repeat", "1"),
+        (
+            ("first lines ms", "median.first_lines_ms"),
+            ("to the end ms", "median.scroll_to_end_ms"),
+            ("DOM rows", "median.dom_line_rows"),
+        ),
+    ),
+    Bench(
         "concurrent_builds",
         ("--repeat", "3"),
         ("--builds", "10", "--limit", "4", "--script-seconds", "2", "--repeat", "1"),
@@ -91,7 +107,19 @@ BENCHES = (
         "notifier",
         ("--repeat", "3"),
         ("--repeat", "1", "--builds", "20"),
-        (("all delivered s", "median.all_delivered_s"), ("finish slowdown", "median.slowdown")),
+        (
+            ("all delivered after s", "median_with_targets.all_delivered_after_s"),
+            ("store-write finish p50 ratio", "finish_p50_ratio"),
+        ),
+    ),
+    Bench(
+        "notify_daemon",
+        ("--repeat", "3"),
+        ("--repeat", "1", "--builds", "10"),
+        (
+            ("finish p50 ratio", "finish_p50_ratio"),
+            ("delivered after s", "median_with_targets.all_delivered_after_last_finish_s"),
+        ),
     ),
     Bench(
         "soak",

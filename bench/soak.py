@@ -32,7 +32,7 @@ import httpx
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from bench.build_latency import GITHUB_ID, NAME, OWNER, SECRET, make_repository, push_body
+from bench.build_latency import GITHUB_ID, NAME, OWNER, SECRET, git, push_body
 from bench.common import daemon, rss_mib
 
 PIPELINE = """\
@@ -46,6 +46,19 @@ workflows:
           for i in $(seq 1 400); do echo "soak line $i: $(date +%s%N)"; done
           sleep 2
 """
+
+
+def make_repository(path: Path, commits: int) -> list[str]:
+    git(path, "init", "--quiet", "--initial-branch=main")
+    (path / "codemagic.yaml").write_text(PIPELINE)
+    git(path, "add", "--all")
+    shas = []
+    for number in range(commits):
+        (path / "counter.txt").write_text(f"{number}\n")
+        git(path, "add", "counter.txt")
+        git(path, "commit", "--quiet", "-m", f"commit {number}")
+        shas.append(git(path, "rev-parse", "HEAD"))
+    return shas
 
 
 def signed(body: bytes, event: str = "push", secret: str = SECRET) -> dict[str, str]:
@@ -251,7 +264,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="oore-bench-repo-") as tmp:
         args.repo = Path(tmp) / "repo"
         args.repo.mkdir()
-        shas = make_repository(args.repo, 50, PIPELINE)
+        shas = make_repository(args.repo, 50)
         settings = {"OORE_MAX_CONCURRENT_BUILDS": "4", "OORE_MIN_FREE_DISK": "0"}
         with daemon(**settings) as running:
             result = trio.run(soak, running, shas, args)

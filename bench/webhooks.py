@@ -6,8 +6,8 @@ event stored and processed (checked by paging the events API; none pending, fail
 This process is the load generator (bench.loadgen); the daemon is a separate `oored run`.
 Processing a push fetches its commit into the repository's mirror, so the repository is
 registered with a real local git repository as its clone URL (no network), and the fixture's
-push payload names that repository's commit; it holds no pipeline file, so each event ends with
-one skipped build and no build runs.
+push payload names that repository's commit; it holds no pipeline file, so each event is closed
+as `ignored` ("no pipeline file at ...": planned, nothing to build) and no build runs.
 Closed loop by default (each connection sends as soon as it has its last answer: the most the
 daemon sustains, and with 16 in flight a mean latency of 16 / rate by Little's law); `--rate`
 offers deliveries at a fixed rate instead (open loop), for the latency at that rate.
@@ -139,12 +139,32 @@ def wait_drained(api: httpx.Client, timeout: float) -> tuple[float, bool]:
     return waited, False
 
 
+# The repository has no pipeline file: its events are planned and closed as ignored with this
+# reason. Any other ignored event (an unknown repository, say) is a failure.
+NOTHING_TO_BUILD = "no pipeline file at "
+
+
 def event_ids(api: httpx.Client, state: str) -> set[str]:
+    """Ids of the events in `state`, where a planned event with nothing to build (ignored, for
+    want of a pipeline file) counts as processed, not as ignored."""
+    if state == "processed":
+        return _ids(api, "processed") | _ids(api, "ignored", nothing_to_build=True)
+    if state == "ignored":
+        return _ids(api, "ignored", nothing_to_build=False)
+    return _ids(api, state)
+
+
+def _ids(api: httpx.Client, state: str, nothing_to_build: bool | None = None) -> set[str]:
     found: set[str] = set()
     params: dict[str, str | int] = {"state": state, "limit": 500}
     while True:
         page = api.get("/api/webhooks/events", params=params).raise_for_status().json()
-        found.update(item["id"] for item in page["items"])
+        found.update(
+            item["id"]
+            for item in page["items"]
+            if nothing_to_build is None
+            or nothing_to_build == (item["reason"] or "").startswith(NOTHING_TO_BUILD)
+        )
         if not page["next_cursor"]:
             return found
         params["cursor"] = page["next_cursor"]

@@ -53,6 +53,32 @@ class Settings:
     env_file: Path | None
     admin_token_file: Path | None = None
     build_user: str | None = None  # OORE_BUILD_USER; None: builds run as the daemon's user
+    # What every build gets (oore.execution.hostenv): OORE_BUILD_PATH (None: the daemon's PATH),
+    # OORE_BUILD_ENV_FILE's variables, and where side-by-side SDKs are found for a workflow's
+    # environment.flutter/java/xcode (None: fvm's folder, the system's JDK folders).
+    build_path: str | None = None
+    build_env_file: Path | None = None
+    flutter_sdks: tuple[Path, ...] | None = None
+    java_homes: tuple[Path, ...] | None = None
+    xcode_apps: Path = Path("/Applications")
+    # Notifications (oore.actors.notifier): a delivery is retried with backoff from
+    # OORE_NOTIFY_RETRY_BASE up to OORE_NOTIFY_RETRY_MAX seconds, dead after OORE_NOTIFY_MAX_AGE;
+    # at most OORE_NOTIFY_CONCURRENCY sends at once per target.
+    notify_max_age: float = 86400.0
+    notify_retry_base: float = 5.0
+    notify_retry_max: float = 600.0
+    notify_concurrency: int = 4
+    slack_api_url: str = "https://slack.com/api"  # OORE_SLACK_API_URL: chat.postMessage's base
+    # Retention (oore.actors.janitor): days before a finished build's log or artifacts, an
+    # unused cache or a webhook delivery is removed (0: kept forever); the newest
+    # `retention_keep_builds` builds of each workflow keep their files whatever their age.
+    retention_days: float = 30.0
+    retention_logs_days: float = 30.0
+    retention_artifacts_days: float = 30.0
+    retention_caches_days: float = 30.0
+    retention_events_days: float = 30.0
+    retention_keep_builds: int = 10
+    retention_interval: float = 3600.0  # seconds between sweeps
 
     @property
     def database_path(self) -> Path:

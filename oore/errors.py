@@ -65,6 +65,13 @@ class NotFound(OoreError):
     status = 404
 
 
+class Expired(NotFound):
+    """It existed, but retention removed it (a build's log after OORE_RETENTION_LOGS_DAYS)."""
+
+    code = "expired"
+    status = 410
+
+
 class MethodNotAllowed(OoreError):
     code = "method_not_allowed"
     status = 405
@@ -136,3 +143,11 @@ class InvalidPipeline(OoreError):
         self.file = file
         self.line = line
         self.key = key
+
+
+class ToolchainMissing(OoreError):
+    """A workflow asks for an SDK version (`environment.flutter: 3.22.0`) this machine lacks;
+    names the versions it has."""
+
+    code = "toolchain_missing"
+    status = 422

@@ -56,9 +56,12 @@ FINISHED_BUILD = frozenset(
 _B = BuildStatus
 BUILD_TRANSITIONS: dict[BuildStatus, frozenset[BuildStatus]] = {
     _B.QUEUED: frozenset({_B.PREPARING, _B.SKIPPED, _B.ERRORED, _B.CANCELLED}),
-    _B.PREPARING: frozenset({_B.RUNNING, _B.SKIPPED, _B.ERRORED, _B.CANCELLED}),
+    _B.PREPARING: frozenset({_B.RUNNING, _B.SKIPPED, _B.ERRORED, _B.CANCELLED, _B.QUEUED}),
     # errored also covers a running build interrupted by the infrastructure (daemon restart).
-    _B.RUNNING: frozenset({_B.SUCCEEDED, _B.FAILED, _B.CANCELLED, _B.TIMED_OUT, _B.ERRORED}),
+    # Back to queued: only a build a daemon restart interrupted (`Store.requeue_interrupted`).
+    _B.RUNNING: frozenset(
+        {_B.SUCCEEDED, _B.FAILED, _B.CANCELLED, _B.TIMED_OUT, _B.ERRORED, _B.QUEUED}
+    ),
     **{s: frozenset() for s in FINISHED_BUILD},
 }
 
@@ -192,6 +195,18 @@ class SecretGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkflowMatch:
+    """Whether one workflow of the pipeline file runs for an event, and if not, why."""
+
+    workflow: str
+    matched: bool
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workflow": self.workflow, "matched": self.matched, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookEvent:
     id: str
     provider: Provider
@@ -205,6 +220,9 @@ class WebhookEvent:
     reason: str | None = None
     processed_at: str | None = None
     trigger: Trigger | None = None
+    # Each workflow of the pipeline file and whether it ran (the skips are kept here, not as
+    # one skipped build per workflow per push); () before the event is planned.
+    workflows: tuple[WorkflowMatch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +246,17 @@ class Build:
     extra_env: dict[str, str] = field(default_factory=dict)
     process_group: int | None = None
     workspace: str | None = None
-    recovered: bool = False  # re-queued after a daemon restart interrupted its parent
+    recovered: bool = False  # re-queued after a daemon restart interrupted it
+    # The newer build that superseded it (`cancel_previous_builds`), and that build's number.
+    cancelled_by: str | None = None
+    cancelled_by_number: int | None = None
+    # When retention (the janitor) removed the build's log, or its artifacts; the row stays.
+    log_expired_at: str | None = None
+    artifacts_expired_at: str | None = None
+    # What the workflow's `publishing` asked to be told, copied at creation (oore.store.outbox):
+    # {"slack": {"channel", "start", "success", "failure"}, "email": {"recipients", "success",
+    # "failure"}}; {} for neither.
+    notify: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def queued(
@@ -294,6 +322,22 @@ class ApiToken:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSession:
+    """A dashboard sign-in: stored by the hash of its random id, bound to the token it was made
+    from (`token_id` None for the admin token), with the secret its pages send as CSRF token."""
+
+    id_hash: str
+    token_id: str | None
+    token_hash: str
+    token_name: str  # the API token's name, or "admin" (looked up, not stored)
+    scope: TokenScope
+    csrf_secret: str
+    created_at: str
+    expires_at: str
+    last_seen_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class GithubApp:
     """The GitHub App made through the manifest flow (its secrets are kept apart, sealed)."""
 
@@ -325,3 +369,47 @@ class GithubInstallation:
     suspended: bool
     repositories: tuple[GithubInstallationRepo, ...]
     updated_at: str
+
+
+class DeliveryState(StrEnum):
+    """A notification delivery in the outbox: pending -> sending -> delivered, or dead."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One row of the outbox (what the API lists and the notifier claims)."""
+
+    id: str
+    build_id: str
+    kind: str
+    target: str
+    event: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: str
+    created_at: str
+    last_error: str | None = None
+    ref: str | None = None
+    delivered_at: str | None = None
+    retry_since: str = ""  # where the maximum age counts from: creation or the latest resend
+    # The latest `ref` an earlier delivery of the same chain (build, kind, target) answered.
+    chain_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """A signed webhook: for one repository or (repository_id None) every one; the secret is
+    stored apart, sealed. `events` empty: every event."""
+
+    id: str
+    repository_id: str | None
+    url: str
+    events: tuple[str, ...]
+    created_at: str

@@ -171,6 +171,17 @@ def _parse_user_name(raw: str) -> str | None:
     return raw
 
 
+def _parse_search_path(raw: str) -> str:
+    return ":".join(map(str, _parse_abs_paths(raw)))
+
+
+def _parse_abs_paths(raw: str) -> tuple[Path, ...]:
+    paths = tuple(_parse_abs_path(part) for part in raw.split(":") if part)
+    if not paths:
+        raise ValueError("no path")
+    return paths
+
+
 def _int_in(low: int, high: int | None) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         number = int(raw)
@@ -269,6 +280,9 @@ def _patience_covers_quiet(patience: float, earlier: Earlier) -> bool:
 # --- the table --------------------------------------------------------------------------------
 
 BYTES = "expected a number of bytes > 0"
+RETENTION_DAYS = "expected a number of days >= 0 (0: keep forever)"
+# What expires on its own clock (OORE_RETENTION_<KIND>_DAYS, by default OORE_RETENTION_DAYS).
+RETENTION_KINDS = ("logs", "artifacts", "caches", "events")
 
 # In reading order: a Derived default or parser and a Rule see the rows above them. Adding a
 # setting is a row here and a field on `oore.config.Settings` (and a line in the README's table).
@@ -362,11 +376,77 @@ SETTINGS: tuple[Setting, ...] = (
         "expected a number of bytes >= 0 (0: no check)",
     ),
     Setting(
+        "OORE_RETENTION_DAYS",
+        "retention_days",
+        _non_negative_float,
+        30.0,
+        RETENTION_DAYS,
+    ),
+    *(
+        Setting(
+            f"OORE_RETENTION_{kind.upper()}_DAYS",
+            f"retention_{kind}_days",
+            _non_negative_float,
+            Derived(lambda earlier: earlier["retention_days"]),
+            RETENTION_DAYS,
+        )
+        for kind in RETENTION_KINDS
+    ),
+    Setting(
+        "OORE_RETENTION_KEEP_BUILDS",
+        "retention_keep_builds",
+        _int_in(0, None),
+        10,
+        "expected a whole number >= 0 (builds kept per workflow whatever their age)",
+    ),
+    Setting(
+        "OORE_RETENTION_INTERVAL",
+        "retention_interval",
+        _positive_float,
+        3600.0,
+        "expected a number of seconds > 0",
+    ),
+    Setting(
         "OORE_BUILD_USER",
         "build_user",
         _parse_user_name,
         None,
         "expected a user name or uid (the user builds run as), such as oore-build",
+    ),
+    Setting(
+        "OORE_BUILD_PATH",
+        "build_path",
+        _parse_search_path,
+        None,
+        "expected absolute folders separated by ':', such as /opt/flutter/bin:/usr/bin:/bin",
+    ),
+    Setting(
+        "OORE_BUILD_ENV_FILE",
+        "build_env_file",
+        _parse_abs_path,
+        None,
+        "expected the absolute path of a file of KEY=value lines, such as /etc/oore/build.env",
+    ),
+    Setting(
+        "OORE_FLUTTER_SDKS",
+        "flutter_sdks",
+        _parse_abs_paths,
+        None,
+        "expected absolute folders of Flutter SDKs separated by ':', such as /opt/flutter-sdks",
+    ),
+    Setting(
+        "OORE_JAVA_HOMES",
+        "java_homes",
+        _parse_abs_paths,
+        None,
+        "expected absolute folders of JDKs separated by ':', such as /usr/lib/jvm",
+    ),
+    Setting(
+        "OORE_XCODE_APPS",
+        "xcode_apps",
+        _parse_abs_path,
+        Path("/Applications"),
+        "expected the absolute folder holding Xcode-<version>.app, such as /Applications",
     ),
     Setting(
         "OORE_INGEST_QUIET",
@@ -405,6 +485,42 @@ SETTINGS: tuple[Setting, ...] = (
         "https://gitlab.com",
         PROVIDER_URL_FORM,
         PROVIDER_URL_RULE,
+    ),
+    Setting(
+        "OORE_SLACK_API_URL",
+        "slack_api_url",
+        _parse_provider_url,
+        "https://slack.com/api",
+        PROVIDER_URL_FORM,
+        PROVIDER_URL_RULE,
+    ),
+    Setting(
+        "OORE_NOTIFY_MAX_AGE",
+        "notify_max_age",
+        _positive_float,
+        86400.0,
+        "expected a number of seconds > 0",
+    ),
+    Setting(
+        "OORE_NOTIFY_RETRY_BASE",
+        "notify_retry_base",
+        _positive_float,
+        5.0,
+        "expected a number of seconds > 0",
+    ),
+    Setting(
+        "OORE_NOTIFY_RETRY_MAX",
+        "notify_retry_max",
+        _positive_float,
+        600.0,
+        "expected a number of seconds > 0",
+    ),
+    Setting(
+        "OORE_NOTIFY_CONCURRENCY",
+        "notify_concurrency",
+        _int_in(1, 64),
+        4,
+        "expected a whole number from 1 to 64",
     ),
     Setting(
         "OORE_INGEST_PATIENCE",

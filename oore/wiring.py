@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -18,18 +19,25 @@ from prometheus_client import CollectorRegistry
 
 from oore.actors.executor import Dirs
 from oore.actors.ingester import IngestQueue, WebhookIngester
+from oore.actors.janitor import Janitor
 from oore.actors.logs import LogStreamer
 from oore.actors.messages import IngestRequest, LogMessage, RepositoryMessage
 from oore.actors.metrics import BuildDurations, DaemonGauges
+from oore.actors.notifier import Notifier, RetryPolicy
 from oore.actors.planner import BuildPlanner
 from oore.actors.repository import RepositorySupervisor
+from oore.actors.retention import JanitorDirs, RetentionPolicy
 from oore.actors.runtime import ChildSpec, Supervisor, mailbox
 from oore.config import Settings
 from oore.crypto import Sealer, gitlab_token_key
+from oore.execution.hostenv import host_env, toolchain_dirs
 from oore.execution.identity import BuildUser
 from oore.git import remove_stale_keys, ssh_dir
 from oore.http.services import Services
 from oore.logs.hub import LogHub
+from oore.notify.base import Channel
+from oore.notify.channels import build_channels
+from oore.notify.webhook import WebhookChannel
 from oore.paths import DataPaths
 from oore.primitives import Doorbell, Lull
 from oore.providers.credentials import RepositoryCredentials
@@ -108,7 +116,15 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
         BuildPlanner(store, sealer, paths.mirrors, credentials=credentials, build_credentials=own),
         boxes.repositories[1],
         boxes.logs[0],
-        Dirs(paths.workspaces, paths.artifacts, paths.cache, paths.scratch, user),
+        Dirs(
+            paths.workspaces,
+            paths.artifacts,
+            paths.cache,
+            paths.scratch,
+            user,
+            host=host_env(settings),
+            toolchains=toolchain_dirs(settings, (user.home, Path.home())),
+        ),
         max_concurrent=settings.max_concurrent_builds,
         keep_failed_hours=settings.keep_failed_workspaces_hours,
         logs_dir=paths.logs,
@@ -120,12 +136,33 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
     )
     registry = CollectorRegistry(auto_describe=True)
     durations = BuildDurations(store.changes, registry)
+    # Each notification kind's channel (oore.notify); a kind missing here stays in the outbox.
+    channels: dict[str, Channel] = {
+        **build_channels(settings, store, sealer, github, gitlab),
+        WebhookChannel.kind: WebhookChannel(
+            store, sealer, allow_private=settings.allow_private_providers
+        ),
+    }
+    notifier = Notifier(
+        store,
+        channels,
+        RetryPolicy(settings.notify_retry_base, settings.notify_retry_max, settings.notify_max_age),
+        per_target=settings.notify_concurrency,
+    )
+    janitor = Janitor(
+        store,
+        JanitorDirs(paths.logs, paths.artifacts, paths.cache, paths.mirrors),
+        RetentionPolicy.from_settings(settings),
+        registry=registry,
+    )
     supervisor = Supervisor(
         [
             ChildSpec("log-streamer", streamer.run),
             ChildSpec("repository-supervisor", repositories.run),
             ChildSpec("webhook-ingester", ingester.run),
             ChildSpec("build-durations", durations.run),
+            ChildSpec("notifier", notifier.run),
+            ChildSpec("janitor", janitor.run),
         ]
     )
     mailboxes: dict[str, trio.MemorySendChannel[Any]] = {

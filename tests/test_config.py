@@ -399,13 +399,30 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "OORE_KEEP_FAILED_WORKSPACES": {"keep_failed_workspaces_hours": 24.0},
     "OORE_MAX_LOG_BYTES": {"max_log_bytes": 200 * 1024 * 1024},
     "OORE_MIN_FREE_DISK": {"min_free_disk": 2 * 1024 * 1024 * 1024},
+    "OORE_RETENTION_DAYS": {"retention_days": 30.0},
+    "OORE_RETENTION_LOGS_DAYS": {"retention_logs_days": 30.0},
+    "OORE_RETENTION_ARTIFACTS_DAYS": {"retention_artifacts_days": 30.0},
+    "OORE_RETENTION_CACHES_DAYS": {"retention_caches_days": 30.0},
+    "OORE_RETENTION_EVENTS_DAYS": {"retention_events_days": 30.0},
+    "OORE_RETENTION_KEEP_BUILDS": {"retention_keep_builds": 10},
+    "OORE_RETENTION_INTERVAL": {"retention_interval": 3600.0},
     "OORE_BUILD_USER": {"build_user": None},
+    "OORE_BUILD_PATH": {"build_path": None},
+    "OORE_BUILD_ENV_FILE": {"build_env_file": None},
+    "OORE_FLUTTER_SDKS": {"flutter_sdks": None},
+    "OORE_JAVA_HOMES": {"java_homes": None},
+    "OORE_XCODE_APPS": {"xcode_apps": Path("/Applications")},
     "OORE_INGEST_QUIET": {"ingest_quiet": 0.02},
     "OORE_INGEST_PATIENCE": {"ingest_patience": 5.0},
     "OORE_ALLOW_PRIVATE_PROVIDERS": {"allow_private_providers": False},
     "OORE_GITHUB_URL": {"github_url": "https://github.com"},
     "OORE_GITHUB_API_URL": {"github_api_url": "https://api.github.com"},
     "OORE_GITLAB_URL": {"gitlab_url": "https://gitlab.com"},
+    "OORE_NOTIFY_MAX_AGE": {"notify_max_age": 86400.0},
+    "OORE_NOTIFY_RETRY_BASE": {"notify_retry_base": 5.0},
+    "OORE_NOTIFY_RETRY_MAX": {"notify_retry_max": 600.0},
+    "OORE_NOTIFY_CONCURRENCY": {"notify_concurrency": 4},
+    "OORE_SLACK_API_URL": {"slack_api_url": "https://slack.com/api"},
 }
 
 # A bad value of each kind per variable, and the expected form its message must give.
@@ -439,7 +456,22 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
     "OORE_KEEP_FAILED_WORKSPACES": [("-2", "expected a number of hours >= 0"), ("inf", ">= 0")],
     "OORE_MAX_LOG_BYTES": [("-5", "expected a number of bytes > 0")],
     "OORE_MIN_FREE_DISK": [("-1", "expected a number of bytes >= 0"), ("2GB", "(0: no check)")],
+    "OORE_RETENTION_DAYS": [("-1", "expected a number of days >= 0"), ("1w", "(0: keep forever)")],
+    "OORE_RETENTION_LOGS_DAYS": [("inf", "expected a number of days >= 0")],
+    "OORE_RETENTION_ARTIFACTS_DAYS": [("-0.5", "expected a number of days >= 0")],
+    "OORE_RETENTION_CACHES_DAYS": [("nan", "expected a number of days >= 0")],
+    "OORE_RETENTION_EVENTS_DAYS": [("month", "expected a number of days >= 0")],
+    "OORE_RETENTION_KEEP_BUILDS": [("-1", "expected a whole number >= 0"), ("2.5", ">= 0")],
+    "OORE_RETENTION_INTERVAL": [("0", "expected a number of seconds > 0"), ("1h", "> 0")],
     "OORE_BUILD_USER": [("not a user", "expected a user name or uid")],
+    "OORE_BUILD_PATH": [
+        ("opt/flutter/bin:/usr/bin", "expected absolute folders separated by ':'"),
+        (":", "absolute folders"),
+    ],
+    "OORE_BUILD_ENV_FILE": [("build.env", "expected the absolute path of a file")],
+    "OORE_FLUTTER_SDKS": [("fvm/versions", "expected absolute folders of Flutter SDKs")],
+    "OORE_JAVA_HOMES": [("/usr/lib/jvm:jdks", "expected absolute folders of JDKs")],
+    "OORE_XCODE_APPS": [("Applications", "expected the absolute folder holding Xcode")],
     "OORE_INGEST_QUIET": [
         ("0", "expected a number of seconds > 0"),
         ("-0.5", "seconds > 0"),
@@ -469,6 +501,14 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
         ("https://169.254.169.254", "public host"),
         ("ftp://gitlab.example.com", "expected a URL such as"),
     ],
+    "OORE_SLACK_API_URL": [
+        ("https://127.0.0.1/api", "expected an https:// URL of a public host"),
+        ("slack.com/api", "expected a URL such as"),
+    ],
+    "OORE_NOTIFY_MAX_AGE": [("0", "expected a number of seconds > 0"), ("1d", "seconds > 0")],
+    "OORE_NOTIFY_RETRY_BASE": [("-1", "expected a number of seconds > 0")],
+    "OORE_NOTIFY_RETRY_MAX": [("nan", "expected a number of seconds > 0")],
+    "OORE_NOTIFY_CONCURRENCY": [("0", "expected a whole number from 1 to 64"), ("65", "1 to 64")],
 }
 ANY_VALUE = {"OORE_GITHUB_WEBHOOK_SECRET"}  # any text is a valid secret
 
@@ -530,6 +570,13 @@ def test_every_setting_is_in_the_readmes_configuration_table() -> None:
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
     assert {setting.env for setting in SETTINGS} <= documented
+
+
+def test_retention_kinds_default_to_retention_days_unless_set(load: Load) -> None:
+    settings = load({"OORE_RETENTION_DAYS": "7", "OORE_RETENTION_EVENTS_DAYS": "0.5"})
+    assert settings.retention_days == 7.0
+    assert (settings.retention_logs_days, settings.retention_artifacts_days) == (7.0, 7.0)
+    assert (settings.retention_caches_days, settings.retention_events_days) == (7.0, 0.5)
 
 
 def test_ingest_timings_are_read(load: Load) -> None:

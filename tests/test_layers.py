@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
         "tuning",
     },
     {"store", "git", "pipeline", "logs", "execution"},
-    {"webhooks", "providers"},
+    {"webhooks", "providers", "notify"},
     {"actors"},
     {"http"},
     {"wiring"},

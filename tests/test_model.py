@@ -31,6 +31,9 @@ ALLOWED_BUILD = {
     (B.PREPARING, B.SKIPPED),
     (B.PREPARING, B.ERRORED),
     (B.PREPARING, B.CANCELLED),
+    # A daemon restart interrupted it: back to the queue (Store.requeue_interrupted).
+    (B.PREPARING, B.QUEUED),
+    (B.RUNNING, B.QUEUED),
 }
 S = StepStatus
 ALLOWED_STEP = {

@@ -3,7 +3,8 @@
 A build's cancel is a `trio.Event` (the supervisor sets it, the executor watches it). Work that
 does not look at the event itself (a mirror fetch, the workspace clone, a wait for the
 repository's git lock) is run through `until_set`, which cancels it the moment the event is set,
-so that a build can be cancelled in every state, preparing included.
+so that a build can be cancelled in every state, preparing included. A build superseded by a
+newer one (`cancel_previous_builds`) says which: `superseded`, `cancel_reason`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,26 @@ from typing import TypeVar
 import trio
 
 from oore.groups import unwrap_single
+from oore.model import Build
 
 T = TypeVar("T")
+
+
+def superseded(build: Build, by_number: int) -> str:
+    """Why `build` was cancelled by `cancel_previous_builds`: the newer build of its line."""
+    trigger = build.trigger
+    if trigger.pr_number is not None:
+        line = f"a newer commit on pull request #{trigger.pr_number}"
+    else:
+        line = f"a newer push to {trigger.branch}"
+    return f"cancelled by #{by_number} ({line})"
+
+
+def cancel_reason(current: Build, default: str | None) -> str | None:
+    """The reason to record for a cancelled build: who superseded it, if one did."""
+    if current.cancelled_by_number is not None:
+        return superseded(current, current.cancelled_by_number)
+    return default
 
 
 class Interrupted(Exception):

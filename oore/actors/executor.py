@@ -23,12 +23,13 @@ from pathlib import Path
 
 import trio
 
-from oore.actors.cancelling import Interrupted, until_set
+from oore.actors.cancelling import Interrupted, cancel_reason, until_set
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
-from oore.errors import OoreError
+from oore.errors import OoreError, ToolchainMissing
 from oore.execution import artifacts, cache, isolation, process
-from oore.execution.env import BuildPaths, build_environment, read_cm_env
+from oore.execution.env import BuildPaths, HostEnv, build_environment, read_cm_env
 from oore.execution.identity import BuildUser, current_user
+from oore.execution.toolchains import ToolchainDirs, ToolEnv, check_cocoapods, resolve, wanted
 from oore.git import Mirror, create_workspace, remove_workspace
 from oore.ids import new_id
 from oore.model import Build, BuildStatus, Repository, Step, StepStatus
@@ -54,6 +55,8 @@ class Dirs:
     cache: Path
     scratch: Path  # per-build script files and the CM_ENV file
     user: BuildUser | None = None  # who scripts run as; None: the daemon's user and HOME
+    host: HostEnv = field(default_factory=HostEnv)  # OORE_BUILD_PATH, OORE_BUILD_ENV_FILE
+    toolchains: ToolchainDirs = field(default_factory=ToolchainDirs)  # environment.flutter...
 
     @property
     def build_user(self) -> BuildUser:
@@ -98,6 +101,7 @@ class BuildExecutor:
             # Not the shared HOME: a fork's code could plant what later builds run there
             # (~/.gitconfig hooks, Gradle init scripts) with their secrets at hand.
             self.user = dataclasses.replace(self.user, home=self.scratch / "home")
+        self.toolchain = ToolEnv()
         self.paths = BuildPaths(
             workspace=dirs.workspaces / self.build.id,
             export_dir=self.scratch / "export",
@@ -148,6 +152,11 @@ class BuildExecutor:
 
     async def _run(self) -> tuple[BuildStatus, str | None]:
         try:
+            # Before the clone: a version this machine lacks fails the build at once.
+            self.toolchain = await self._toolchain()
+        except ToolchainMissing as exc:
+            return BuildStatus.ERRORED, exc.message
+        try:
             # A clone can hang (a stuck disk, a huge repository): the cancel interrupts it.
             await until_set(self.cancel, self._prepare)
         except Interrupted:
@@ -177,12 +186,25 @@ class BuildExecutor:
 
     async def _prepare(self) -> None:
         await trio.to_thread.run_sync(self._make_dirs)
+        # Left by an interrupted earlier run of this build: a kill during its clone leaves a
+        # workspace it never recorded, and git clones only into an empty directory.
+        await remove_workspace(self.paths.workspace)
         # Hard-linked objects would be shared with the mirror, and the build user would own them.
         await create_workspace(
             self.job.mirror, self.build.sha, self.paths.workspace, copy=self.user.separate
         )
         await trio.to_thread.run_sync(isolation.hand_over, self.paths.workspace, self.user)
         await self.store.set_build_fields(self.build.id, workspace=str(self.paths.workspace))
+
+    async def _toolchain(self) -> ToolEnv:
+        versions = self.job.workflow.environment.tool_versions
+        found = await trio.to_thread.run_sync(resolve, versions, self.dirs.toolchains)
+        if pods := wanted(versions, "cocoapods"):
+            env = self._environment(found)
+            found += ToolEnv(notes=(await check_cocoapods(pods, env),))
+        for note in found.notes:
+            await self._note(note)
+        return found
 
     def _make_dirs(self) -> None:
         isolation.prepare_scratch(
@@ -192,7 +214,7 @@ class BuildExecutor:
             isolation.make_home(self.user)
         self.dirs.workspaces.mkdir(parents=True, exist_ok=True)
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, toolchain: ToolEnv | None = None) -> dict[str, str]:
         workflow = self.job.workflow
         env = build_environment(
             self.build,
@@ -202,6 +224,8 @@ class BuildExecutor:
             secrets=self.job.secrets,
             tool_versions=workflow.environment.tool_versions,
             user=self.user,
+            host=self.dirs.host,
+            toolchain=self.toolchain if toolchain is None else toolchain,
         )
         if self.build.from_fork:  # its own HOME even when builds run as the daemon's user
             env["HOME"] = str(self.user.home)
@@ -273,7 +297,8 @@ class BuildExecutor:
         await self.store.transition_step(
             step.id, outcome.status, exit_code=outcome.exit_code, error=outcome.error
         )
-        await self._note(f"<== {step.name}: {outcome.status} ({outcome.error or 'ok'})", step.index)
+        done = f"<== [{step.index + 1}] {step.name}: {outcome.status} ({outcome.error or 'ok'})"
+        await self._note(done, step.index)
         return outcome.status
 
     def _cwd(self, script: Script) -> Path:
@@ -379,6 +404,8 @@ class BuildExecutor:
         current = await self.store.get_build(self.build.id)
         if current.status.finished:
             return
+        if status is BuildStatus.CANCELLED:  # superseded by a newer build: say which
+            error = cancel_reason(current, error)
         await self.store.transition_build(self.build.id, status, error=error)
         log.info("build %s (#%d) %s", self.build.id, self.build.number, status)
 

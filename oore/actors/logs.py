@@ -6,21 +6,30 @@ to the build's log file and line index, flushes, and only then publishes them to
 through the `LogHub` (so disk always holds at least what a viewer was sent). Past the per-build
 size cap it writes one notice and drops the rest; the build's processes keep running and are
 still drained. Everything a burst of messages brings is handled in one worker-thread call.
+
+The supervisor restarts a crashed streamer as this same object, while the builds run on: a
+build's secrets are therefore remembered from its `LogOpen` until its `LogClose` (a restart must
+not write them unmasked), and a build whose message crashed it (its log file cannot be opened or
+written) has the rest of its output dropped, with its close still answered, so that one build
+cannot crash it over and over until the supervisor gives up on the whole daemon.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import trio
 
-from oore.actors.messages import LogChunk, LogMessage, LogOpen
+from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
 from oore.logs.hub import LogHub
 from oore.logs.lines import mask, measure, secrets_to_mask, take_text
 from oore.logs.logfile import BATCH_BYTES, Batch, LogWriter, joined
+
+log = logging.getLogger("oore.actors.logs")
 
 MAX_BATCH = 512  # messages handled in one worker-thread call, at most
 MAX_BATCH_BYTES = 2 * 1024 * 1024  # output handled in one call, about: bounds the memory it takes
@@ -75,6 +84,9 @@ class LogStreamer:
         self.cap = cap
         self.bytes_written = 0  # log text written to disk since start, for /metrics
         self._open: dict[str, _BuildLog] = {}
+        self._secrets: dict[str, tuple[bytes, ...]] = {}  # by build, from LogOpen to LogClose
+        self._broken: set[str] = set()  # builds whose output is dropped (see the module doc)
+        self._applying: str | None = None  # the build whose message `_apply` is handling
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await trio.to_thread.run_sync(lambda: self.logs_dir.mkdir(parents=True, exist_ok=True))
@@ -82,7 +94,11 @@ class LogStreamer:
         try:
             async for first in self.inbox:
                 batch = [first, *self._drain()]
+                self._remember(batch)
                 self._announce(await trio.to_thread.run_sync(self._apply, batch))
+        except Exception as exc:
+            self._give_up_on(self._applying, exc)
+            raise
         finally:
             for build_id in list(self._open):
                 self._finish(build_id)
@@ -100,6 +116,22 @@ class LogStreamer:
             size += len(message.data) if isinstance(message, LogChunk) else 0
         return found
 
+    def _remember(self, batch: list[LogMessage]) -> None:
+        # Before the batch is applied: a crash while applying it loses the batch, not these.
+        for message in batch:
+            if isinstance(message, LogOpen):
+                self._secrets[message.build_id] = secrets_to_mask(message.secrets)
+
+    def _give_up_on(self, build_id: str | None, exc: Exception) -> None:
+        if build_id is None:
+            return
+        self._broken.add(build_id)
+        log.error(
+            "build %s: its log cannot be written (%s); the rest of its output is not stored",
+            build_id,
+            exc,
+        )
+
     def _announce(self, outcome: _Outcome) -> None:
         for build_id in outcome.opened:
             self.hub.open(build_id)
@@ -115,6 +147,10 @@ class LogStreamer:
     def _apply(self, messages: list[LogMessage]) -> _Outcome:
         outcome = _Outcome()
         for message in messages:
+            if message.build_id in self._broken:
+                self._drop(message, outcome)
+                continue
+            self._applying = message.build_id
             if isinstance(message, LogOpen):
                 self._start(message, outcome)
             elif isinstance(message, LogChunk):
@@ -122,16 +158,27 @@ class LogStreamer:
             else:
                 if self._finish(message.build_id, outcome):
                     outcome.closed.append(message.build_id)
+                self._secrets.pop(message.build_id, None)
                 if message.written is not None:
                     outcome.written.append(message.written)
-        for log in self._open.values():
-            log.writer.flush()
+        self._applying = None
+        for build_log in self._open.values():
+            build_log.writer.flush()
         return outcome
+
+    def _drop(self, message: LogMessage, outcome: _Outcome) -> None:
+        if isinstance(message, LogClose):
+            self._broken.discard(message.build_id)
+            self._secrets.pop(message.build_id, None)
+            if message.written is not None:
+                outcome.written.append(message.written)
 
     def _start(self, message: LogOpen, outcome: _Outcome) -> None:
         if message.build_id not in self._open:
             writer = LogWriter(self.logs_dir, message.build_id)
-            secrets = secrets_to_mask(message.secrets)
+            # After a restart the first message of a running build is a chunk: its LogOpen,
+            # with the secrets, came to the crashed incarnation.
+            secrets = self._secrets.get(message.build_id) or secrets_to_mask(message.secrets)
             self._open[message.build_id] = _BuildLog(writer, secrets, self.cap)
             outcome.opened.append(message.build_id)
 

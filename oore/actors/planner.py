@@ -46,6 +46,7 @@ from oore.model import (
     Trigger,
     TriggerKind,
     WebhookEvent,
+    WorkflowMatch,
     utcnow,
 )
 from oore.pipeline import (
@@ -70,6 +71,8 @@ class Plan:
     builds: list[Build]
     summary: str
     cancel_previous: frozenset[str] = frozenset()
+    # Every workflow and whether it matched: what did not is kept on the event, not as builds.
+    workflows: tuple[WorkflowMatch, ...] = ()
 
     def cancels_previous(self, workflow: str) -> bool:
         return workflow in self.cancel_previous
@@ -126,10 +129,9 @@ class BuildPlanner:
             return Plan(
                 [_finished(base, "(pipeline)", BuildStatus.ERRORED, exc.message)], exc.message
             )
-        if pipeline is None:
+        if pipeline is None:  # nothing to build: the event (ignored) says why
             looked = ", ".join(PIPELINE_FILES)
-            reason = f"no pipeline file at {trigger.sha[:12]} ({looked}) and none stored"
-            return Plan([_finished(base, "(none)", BuildStatus.SKIPPED, reason)], reason)
+            return Plan([], f"no pipeline file at {trigger.sha[:12]} ({looked}) and none stored")
         return await self._select(repo, mirror, pipeline, base, trigger, _payload_of(event))
 
     async def _select(
@@ -142,6 +144,7 @@ class BuildPlanner:
         event: Mapping[str, object] | None,
     ) -> Plan:
         builds: list[Build] = []
+        matches: list[WorkflowMatch] = []
         cancel_previous: set[str] = set()
         for workflow_id, workflow in pipeline.workflows.items():
             only = dataclasses.replace(pipeline, workflows={workflow_id: workflow})
@@ -150,15 +153,16 @@ class BuildPlanner:
                 only, trigger, env=workflow.environment.vars, event=event, changed_files=changed
             )
             if selection.run:
-                builds.append(dataclasses.replace(base, id=new_id(), workflow=workflow_id))
+                builds.append(
+                    dataclasses.replace(
+                        base, id=new_id(), workflow=workflow_id, notify=notify_of(workflow)
+                    )
+                )
                 if workflow.triggering and workflow.triggering.cancel_previous_builds:
                     cancel_previous.add(workflow_id)
-            for skipped_id, reason in selection.skipped:
-                builds.append(_finished(base, skipped_id, BuildStatus.SKIPPED, reason))
-        queued = [b.workflow for b in builds if b.status is BuildStatus.QUEUED]
-        summary = f"{len(queued)} build(s) queued ({', '.join(queued) or 'none'}); "
-        summary += f"{len(builds) - len(queued)} workflow(s) skipped"
-        return Plan(builds, summary, frozenset(cancel_previous))
+                matches.append(WorkflowMatch(workflow_id, True))
+            matches += [WorkflowMatch(w, False, reason) for w, reason in selection.skipped]
+        return Plan(builds, _summary(builds, matches), frozenset(cancel_previous), tuple(matches))
 
     async def _changed(
         self, repo: Repository, mirror: Mirror, workflow: Workflow, sha: str
@@ -192,7 +196,9 @@ class BuildPlanner:
             tag=message.tag,
         )
         build = Build.queued(repo.id, workflow.id, trigger)
-        return dataclasses.replace(build, inputs=inputs, extra_env=dict(message.env))
+        return dataclasses.replace(
+            build, inputs=inputs, extra_env=dict(message.env), notify=notify_of(workflow)
+        )
 
     async def _manual_sha(self, repo: Repository, mirror: Mirror, message: ManualBuild) -> str:
         if message.sha:
@@ -311,10 +317,13 @@ class BuildPlanner:
         if refs:
             try:
                 await self._fetch(repo, mirror, refs)
-            except GitError:
+            except GitError as exc:
                 if await has_commit(mirror, trigger.sha):
                     return
-                raise
+                # The branch is gone upstream (deleted after a merge while the event waited, say
+                # for a daemon restart): its commit may well not be, so it is asked for by sha.
+                if "couldn't find remote ref" not in exc.message:
+                    raise
         if not await has_commit(mirror, trigger.sha):
             await self._fetch(repo, mirror, [trigger.sha])
 
@@ -420,6 +429,33 @@ def _with_inputs(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
         for s in workflow.scripts
     )
     return dataclasses.replace(workflow, scripts=scripts)
+
+
+def notify_of(workflow: Workflow) -> dict[str, Any]:
+    """What the workflow's `publishing` asks to be told, as the build keeps it (the outbox
+    decides from it in the build's own transactions, oore.store.outbox)."""
+    publishing = workflow.publishing
+    notify: dict[str, Any] = {}
+    if publishing.slack_channel:
+        notify["slack"] = {"channel": publishing.slack_channel, **publishing.slack_notify}
+    if publishing.email_recipients:
+        notify["email"] = {
+            "recipients": list(publishing.email_recipients),
+            **publishing.email_notify,
+        }
+    return notify
+
+
+def _summary(builds: list[Build], matches: list[WorkflowMatch]) -> str:
+    """The event's reason: what it queued, or (nothing matched) why each workflow did not."""
+    unmatched = [m for m in matches if not m.matched]
+    if not builds:
+        if not matches:
+            return "the pipeline file has no workflows"
+        why = "; ".join(f"{m.workflow}: {m.reason}" for m in unmatched)
+        return f"no workflow matched ({why})"
+    queued = ", ".join(b.workflow for b in builds)
+    return f"{len(builds)} build(s) queued ({queued}); {len(unmatched)} workflow(s) did not match"
 
 
 def _finished(base: Build, workflow: str, status: BuildStatus, reason: str) -> Build:

@@ -42,14 +42,19 @@ class RepositoryFiles:
         return [self.cache / repository_id, self.mirrors / f"{repository_id}.git"]
 
 
-async def remove_all(paths: Iterable[Path]) -> None:
-    """Remove each path (a tree or a file); a missing one is fine."""
+async def remove_all(paths: Iterable[Path], *, limiter: trio.CapacityLimiter | None = None) -> None:
+    """Remove each path (a tree or a file); a missing one is fine. `limiter`: the worker
+    threads to use (None: trio's default pool)."""
     for path in paths:
-        if await trio.to_thread.run_sync(_is_real_dir, path):
+        if await trio.to_thread.run_sync(_is_real_dir, path, limiter=limiter):
             # Workspaces may hold read-only parts (git objects, a build's chmod): this copes.
-            await remove_workspace(path)
+            await remove_workspace(path, limiter=limiter)
         else:
-            await trio.Path(path).unlink(missing_ok=True)
+            await trio.to_thread.run_sync(_unlink, path, limiter=limiter)
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def _is_real_dir(path: Path) -> bool:

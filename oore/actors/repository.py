@@ -1,12 +1,14 @@
 """RepositorySupervisor: triggers in, builds out; owns the queue and the running builds.
 
 Per repository it keeps a bare mirror (one git operation per repository at a time), reads the
-pipeline file at the trigger's commit, creates one build per matching workflow (or a skipped or
-errored build saying why) in the same transaction that closes the webhook event — so a
-redelivered trigger creates nothing — applies `cancel_previous_builds`, and starts a
-BuildExecutor whenever one of the `max_concurrent` slots is free. On start it recovers from a
-crash: builds left preparing/running have their process groups killed, are marked errored and
-are queued once more as a new attempt. Deleting a repository cancels its builds (queued,
+pipeline file at the trigger's commit, creates one build per matching workflow (or an errored
+build saying why) in the same transaction that closes the webhook event, which keeps why each
+other workflow did not match — so a redelivered trigger creates nothing — applies
+`cancel_previous_builds` (the older build names the newer one), and starts a BuildExecutor
+whenever one of the `max_concurrent` slots is free. On start it recovers from a crash: builds
+left preparing/running have their process groups killed and go back to the queue, unless a
+publishing step had started (publishing twice could release twice: errored instead) or a
+restart already interrupted them once. Deleting a repository cancels its builds (queued,
 preparing or running), waits for them to end, then deletes its rows and its files; a build's
 cancel interrupts whatever it is doing, a hung fetch or clone included.
 """
@@ -23,12 +25,14 @@ from pathlib import Path
 
 import trio
 
-from oore.actors.cancelling import Interrupted, until_set
+from oore.actors.cancelling import Interrupted, cancel_reason, superseded, until_set
 from oore.actors.executor import BuildExecutor, BuildJob, Dirs
 from oore.actors.messages import (
     CancelBuild,
     DeleteBuild,
     DeleteRepository,
+    LogChunk,
+    LogClose,
     LogMessage,
     ManualBuild,
     Reply,
@@ -206,7 +210,7 @@ class RepositorySupervisor:
                     return  # handled already: a redelivery, or a sweep racing the first send
                 plan = await self.planner.for_trigger(message, event)
                 created = await self.store.create_builds_for_event(
-                    message.event_id, plan.builds, plan.summary, message.trigger
+                    message.event_id, plan.builds, plan.summary, message.trigger, plan.workflows
                 )
         if scope.cancelled_caught:
             raise _deleted(message.repository_id)
@@ -237,27 +241,35 @@ class RepositorySupervisor:
         self._wake.ring()
         return created
 
-    async def cancel(self, build_id: str) -> Build:
+    async def cancel(self, build_id: str, by: Build | None = None) -> Build:
+        """Cancel a build; `by` is the newer build superseding it (`cancel_previous_builds`)."""
         build = await self.store.get_build(build_id)
         if build.status.finished:
             raise Conflict(f"build {build_id} already finished ({build.status})")
+        blame = {} if by is None else {"cancelled_by": by.id, "cancelled_by_number": by.number}
         if build.status is BuildStatus.QUEUED:
+            why = "cancelled while queued" if by is None else superseded(build, by.number)
             try:
                 cancelled = await self.store.transition_build(
-                    build_id, BuildStatus.CANCELLED, error="cancelled while queued"
+                    build_id, BuildStatus.CANCELLED, error=why, **blame
                 )
             except (Conflict, IllegalTransition):
-                return await self.cancel(build_id)  # claimed meanwhile: cancel it running
+                return await self.cancel(build_id, by)  # claimed meanwhile: cancel it running
             self._wake.ring()
             return cancelled
         running = self._running.get(build_id)
         if running is not None:
+            if blame:  # read back by whoever records the cancel (executor or supervisor)
+                await self.store.set_build_fields(build_id, **blame)
             running.cancel.set()  # its executor ends it, whatever it is doing
             return build
         # Preparing or running with no executor here (none can start it again): end it now.
+        why = (
+            "cancelled; no executor was running it" if by is None else superseded(build, by.number)
+        )
         try:
             return await self.store.transition_build(
-                build_id, BuildStatus.CANCELLED, error="cancelled; no executor was running it"
+                build_id, BuildStatus.CANCELLED, error=why, **blame
             )
         except (Conflict, IllegalTransition):
             return await self.store.get_build(build_id)  # it ended meanwhile
@@ -270,7 +282,7 @@ class RepositorySupervisor:
                 if older.id < build.id and _same_line(older, build):
                     log.info("build %s supersedes %s", build.id, older.id)
                     try:
-                        await self.cancel(older.id)
+                        await self.cancel(older.id, by=build)
                     except Conflict:
                         pass
 
@@ -361,8 +373,11 @@ class RepositorySupervisor:
             try:
                 job = await until_set(running.cancel, lambda: self._job_for(build))
             except Interrupted:
+                current = await self.store.get_build(build.id)
                 await self.store.transition_build(
-                    build.id, BuildStatus.CANCELLED, error="cancelled while preparing"
+                    build.id,
+                    BuildStatus.CANCELLED,
+                    error=cancel_reason(current, "cancelled while preparing"),
                 )
                 return
             if isinstance(job, str):
@@ -470,19 +485,49 @@ class RepositorySupervisor:
     # --- crash recovery -------------------------------------------------------------------
 
     async def recover(self) -> None:
+        """Builds a restart interrupted go back to the queue (the same build, from the start),
+        unless a publishing step had started: publishing twice could release twice, so those
+        are errored for a person to look at. A build interrupted a second time is errored too
+        (it may be what brings the daemon down)."""
         self._runs += 1
         why = INTERRUPTED if self._runs == 1 else INTERRUPTED_IN_PROCESS
         for build in await self.store.builds_in((BuildStatus.PREPARING, BuildStatus.RUNNING)):
             if build.process_group is not None:
                 kill_group(build.process_group)
-            await self.store.transition_build(build.id, BuildStatus.ERRORED, error=why)
             if build.workspace:
                 await remove_workspace(Path(build.workspace))
-            if not build.recovered:
-                again = await self.store.create_build(_again(build, recovered=True))
-                log.warning("build %s %s; queued again as %s", build.id, why, again.id)
+            refusal = await self._not_again(build, why)
+            if refusal is None:
+                # Run from the start: what the first run left (artifacts, CM_ENV) is not kept.
+                await remove_all([self.dirs.artifacts / build.id, self.dirs.scratch / build.id])
+                await self.store.requeue_interrupted(build.id)
+                log.warning("build %s %s; queued to run again", build.id, why)
             else:
-                log.warning("build %s %s again; not queued a third time", build.id, why)
+                await self.store.transition_build(build.id, BuildStatus.ERRORED, error=refusal)
+                log.warning("build %s: %s", build.id, refusal)
+            await self._mark_log(build.id, refusal or f"{why}; queued to run again from the start")
+
+    async def _not_again(self, build: Build, why: str) -> str | None:
+        """Why an interrupted build is not run again, or None to run it again."""
+        publishing = [
+            s
+            for s in await self.store.get_steps(build.id)
+            if s.kind == "publishing" and s.started_at is not None
+        ]
+        if publishing:
+            step = publishing[0]
+            return (
+                f"{why} while publishing (step {step.index + 1}, {step.name}); not run again"
+                " automatically, as publishing twice could release twice: check what was"
+                " published, then retry it with `oore build retry`"
+            )
+        if build.recovered:
+            return f"{why} a second time; not run again automatically (retry it by hand)"
+        return None
+
+    async def _mark_log(self, build_id: str, text: str) -> None:
+        await self.logs.send(LogChunk(build_id, -1, "oore", f"[oore] {text}\n".encode()))
+        await self.logs.send(LogClose(build_id))
 
 
 def _old_dirs(root: Path, max_age: float, running: set[str]) -> list[Path]:
@@ -514,6 +559,7 @@ def _again(build: Build, *, recovered: bool) -> Build:
         inputs=build.inputs,
         extra_env=build.extra_env,
         recovered=recovered,
+        notify=build.notify,  # a retry tells whom the first attempt would have told
     )
 
 

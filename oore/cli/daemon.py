@@ -26,6 +26,7 @@ from oore.service.layout import Layout, oored_executable, service_layout
 from oore.service.manager import Manager, detect, install_plan, uninstall_plan
 from oore.service.runner import DryRunner, NeedsRoot, SystemRunner, carry_out
 from oore.service.steps import Step
+from oore.service.toolchains import ToolchainPlan, plan_toolchains, this_machine
 
 EXIT_FAILURE = 1
 EXIT_SOFTWARE = 70  # sysexits EX_SOFTWARE: an actor kept crashing; let launchd/systemd restart us
@@ -188,6 +189,11 @@ def init(env_file: Path | None, force: bool, dry_run: bool) -> None:
     secret is printed: the command says where the token is. Writing /etc/oore/oore.env needs
     root (sudo).
 
+    It also looks for the toolchains builds need (Xcode, Flutter, the Android SDK, Java,
+    CocoaPods, Ruby) and writes OORE_BUILD_PATH and OORE_BUILD_ENV_FILE (build.env beside the
+    env file: ANDROID_HOME, JAVA_HOME, FLUTTER_ROOT...) from what it finds; an existing
+    build.env is kept.
+
     \b
     Example:
         oored init --dry-run
@@ -196,9 +202,19 @@ def init(env_file: Path | None, force: bool, dry_run: bool) -> None:
     with _reported():
         root = os.geteuid() == 0
         path = which_env_file(os.environ, is_root=root, given=env_file, writing=True).path
-        plan = plan_env_file(path, force=force, is_root=root, environ=os.environ)
-        _carry_out(plan.steps, dry_run)
+        tools = _toolchains(path, force=force)
+        plan = plan_env_file(
+            path, force=force, is_root=root, environ=os.environ, settings=tools.settings
+        )
+        _carry_out([*plan.steps, *tools.steps], dry_run)
+        for line in tools.describe():
+            click.echo(line)
         _report_init(plan, root=root, force=force, dry_run=dry_run)
+
+
+def _toolchains(env_file: Path, *, force: bool) -> ToolchainPlan:
+    existing = parse_env_file(env_file) if env_file.exists() and not force else {}
+    return plan_toolchains(env_file, existing, this_machine(), force=force)
 
 
 def _report_init(plan: EnvPlan, *, root: bool, force: bool, dry_run: bool) -> None:
@@ -245,22 +261,30 @@ def install(env_file: Path | None, dry_run: bool) -> None:
         _require_root("install", dry_run)
         manager = detect(os.environ)
         path = _service_env_file(env_file)
+        # A new env file gets the toolchains found (as `oored init` writes them); an existing
+        # one is left as it is (`oored init` adds them), the unit's PATH following what is found.
+        tools = _toolchains(path, force=False)
+        new = not path.exists()
         env = plan_env_file(
             path,
             force=False,
             is_root=True,
             environ=os.environ,
-            settings={"OORE_BUILD_USER": BUILD_USER},
+            settings={"OORE_BUILD_USER": BUILD_USER, **(tools.settings if new else {})},
         )
-        layout = service_layout(path, env.values, oored_executable())
+        found_path = tools.settings.get("OORE_BUILD_PATH")
+        layout = service_layout(path, env.values, oored_executable(), build_path=found_path)
         macos = manager.name == "launchd"
         name = env.values["OORE_BUILD_USER"]
         user_steps = [
             *build_user_steps(name, layout.build_home, macos=macos),
             *deny_scheduling_steps(name, macos=macos),
         ]
-        _carry_out([*user_steps, *install_plan(manager, layout, env.steps)], dry_run)
-        for line in describe(env, dry_run=dry_run):
+        for warning in manager.warnings(layout):
+            click.echo(f"warning: {warning}", err=True)
+        steps = install_plan(manager, layout, [*env.steps, *(tools.steps if new else [])])
+        _carry_out([*user_steps, *steps], dry_run)
+        for line in [*tools.describe(), *describe(env, dry_run=dry_run)]:
             click.echo(line)
         if not dry_run:
             click.echo(f"oored is installed as a {manager.name} service and started.")
@@ -373,7 +397,9 @@ async def doctor() -> None:
     \b
     Checks: git present, data dir writable, free disk space, the encryption key opens the
     secrets sealed in the database (read-only), the listen port is free or served by oored,
-    and on macOS that xcodebuild, flutter and pod are found. Exits 1 if a check fails.
+    on macOS that xcodebuild, flutter and pod are found, and what builds get: their PATH and
+    build env file, Java and the Android SDK (a warning with what to do when missing) and the
+    other toolchains found. Exits 1 if a check fails.
 
     \b
     Example:

@@ -122,7 +122,17 @@ async def _restore_one(
         os.close(archive)
     if code != 0:
         return f"cache {raw}: not restored ({complaint or f'tar exited with code {code}'})"
+    await trio.to_thread.run_sync(_mark_used, _archive(cache_dir, raw))
     return f"cache {raw}: restored"
+
+
+def _mark_used(archive: Path) -> None:
+    # Retention removes caches no build used for OORE_RETENTION_CACHES_DAYS, judged by mtime:
+    # a restore counts as a use (atime cannot tell, under noatime or relatime mounts).
+    try:
+        os.utime(archive)
+    except OSError:
+        pass  # removed meanwhile: the next save makes it again
 
 
 async def save(

@@ -3,7 +3,9 @@
 The daemon's own environment is NOT inherited: only a short allow-list of ordinary variables
 (PATH, HOME, locale...) is passed on, so the admin token, encryption key and any OORE_* setting
 can never reach a build script, whatever the operator exported. On top come the workflow's
-variables, the secret groups, and the names Codemagic scripts rely on (DESIGN.md §4).
+variables, the secret groups, and the names Codemagic scripts rely on (DESIGN.md §4). What the
+operator gives every build (OORE_BUILD_PATH, OORE_BUILD_ENV_FILE's variables: `HostEnv`) and the
+SDKs a workflow's `environment` picks (`ToolEnv`) come between the two.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from oore.execution.identity import BuildUser
+from oore.execution.toolchains import ToolEnv
 from oore.model import Build, Repository
 
 INHERITED = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TMPDIR", "TERM")
@@ -32,11 +35,24 @@ class BuildPaths:
     env_file: Path  # CM_ENV
 
 
-def base_environment(parent: Mapping[str, str] | None = None) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class HostEnv:
+    """What every build gets from the operator: OORE_BUILD_PATH (None: the daemon's own PATH)
+    and the variables of OORE_BUILD_ENV_FILE (ANDROID_HOME, JAVA_HOME, FLUTTER_ROOT...)."""
+
+    path: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+def base_environment(
+    parent: Mapping[str, str] | None = None, host: HostEnv | None = None
+) -> dict[str, str]:
     source = os.environ if parent is None else parent
     env = {name: source[name] for name in INHERITED if name in source}
+    if host is not None and host.path:
+        env["PATH"] = host.path
     env.setdefault("PATH", DEFAULT_PATH)
-    return env
+    return {**env, **(host.variables if host is not None else {})}
 
 
 def build_environment(
@@ -49,6 +65,8 @@ def build_environment(
     tool_versions: Mapping[str, str],
     parent: Mapping[str, str] | None = None,
     user: BuildUser | None = None,
+    host: HostEnv | None = None,
+    toolchain: ToolEnv | None = None,
 ) -> dict[str, str]:
     trigger = build.trigger
     pr = trigger.pr_number
@@ -81,9 +99,12 @@ def build_environment(
     tools = {f"OORE_{tool.upper()}_VERSION": version for tool, version in tool_versions.items()}
     # Later wins: the workflow may override inherited values, secrets override workflow vars,
     # and the build's own identity cannot be overridden by either.
-    return {
-        **base_environment(parent),
+    base = {
+        **base_environment(parent, host),
         **(_identity(user) if user is not None and user.separate else {}),
+    }
+    return {
+        **(toolchain.apply(base) if toolchain is not None else base),
         **tools,
         **workflow_vars,
         **build.extra_env,

@@ -56,9 +56,11 @@ async def _check_out(dest: Path, sha: str) -> None:
     await git_output(["-C", str(dest), "reset", "--quiet", "--hard"], what, hint)
 
 
-async def remove_workspace(dest: Path) -> None:
-    """Delete `dest` and everything in it, read-only parts included; a missing `dest` is fine."""
-    await trio.to_thread.run_sync(_remove_tree, dest)
+async def remove_workspace(dest: Path, *, limiter: trio.CapacityLimiter | None = None) -> None:
+    """Delete `dest` and everything in it, read-only parts included; a missing `dest` is fine.
+
+    `limiter`: the worker threads to use (the janitor's own, so that it never takes many)."""
+    await trio.to_thread.run_sync(_remove_tree, dest, limiter=limiter)
 
 
 def _remove_tree(dest: Path) -> None:

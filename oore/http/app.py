@@ -15,6 +15,8 @@ from oore.http import (
     gitlab,
     logs,
     metrics,
+    notifications,
+    notify_settings,
     openapi,
     pipelines,
     repositories,
@@ -23,6 +25,7 @@ from oore.http import (
     tokens,
 )
 from oore.http.auth import authenticate_request
+from oore.http.dashboard.blueprints import BLUEPRINTS as DASHBOARD
 from oore.http.fastpath import LARGE_BODIES, LargeBodies, WebhookFastPath
 from oore.http.services import APP_KEY, Services
 from oore.http.wslimits import DiscardClientMessages
@@ -51,9 +54,13 @@ def create_app(svc: Services, large_bodies: LargeBodies = LARGE_BODIES) -> Quart
         gitlab,
         credentials,
         github,
+        notifications,
+        notify_settings,
     )
     for module in (*blueprints, openapi):
         app.register_blueprint(module.blueprint)
+    for blueprint in DASHBOARD:  # the pages, their assets, the public badges
+        app.register_blueprint(blueprint)
     # Webhook deliveries are answered before Quart (fastpath.py); WebSocket messages from
     # clients are dropped before they are buffered (wslimits.py).
     app.asgi_app = WebhookFastPath(  # type: ignore[method-assign]

@@ -19,7 +19,7 @@ import trio
 from quart import Blueprint, Response, request, send_file, websocket
 from quart.wrappers.response import ResponseBody
 
-from oore.errors import NotFound, ValidationError
+from oore.errors import Expired, NotFound, ValidationError
 from oore.http import present
 from oore.http.services import Services, services
 from oore.http.wsauth import close_with, websocket_principal
@@ -40,7 +40,9 @@ NDJSON = "application/x-ndjson"
 @blueprint.get("/api/builds/<build_id>/log")
 async def get_log(build_id: str) -> Response:
     svc = services()
-    await svc.store.get_build(build_id)
+    build = await svc.store.get_build(build_id)
+    if build.log_expired_at is not None:
+        raise Expired(log_expired(build))
     if request.args.get("download"):
         return await _download(svc, build_id)
     since = _int_arg("since", 1, low=1)
@@ -123,6 +125,14 @@ class _LogBody(ResponseBody):
         return data
 
 
+def log_expired(build: Build) -> str:
+    return (
+        f"the log of build {build.id} expired on {build.log_expired_at}: logs are kept for "
+        "OORE_RETENTION_LOGS_DAYS days, except those of the newest OORE_RETENTION_KEEP_BUILDS "
+        "builds of each workflow; the build's status and steps are kept"
+    )
+
+
 def _ndjson(batch: Batch) -> bytes:
     lines = batch.text.decode("utf-8", "replace").split("\n")[:-1]
     return b"".join(
@@ -153,9 +163,12 @@ async def stream_log(build_id: str) -> None:
     if await websocket_principal() is None:
         return
     try:
-        await svc.store.get_build(build_id)
+        build = await svc.store.get_build(build_id)
     except NotFound:
         await close_with(4404, f"build {build_id} not found")
+        return
+    if build.log_expired_at is not None:
+        await close_with(4410, log_expired(build))
         return
     try:
         since = max(int(websocket.args.get("since", "1")), 1)
@@ -270,8 +283,9 @@ async def _with_heartbeats(changes: Any) -> AsyncIterator[Change | None]:
 
 
 def _about_builds(change: Change) -> bool:
-    # Repository changes are for in-process caches (the webhook intake), not this stream.
-    return change.kind is not ChangeKind.REPOSITORY_CHANGED
+    # Repository changes are for in-process caches (the webhook intake), resends for the
+    # notifier: not for this stream.
+    return change.kind not in {ChangeKind.REPOSITORY_CHANGED, ChangeKind.NOTIFICATIONS_CHANGED}
 
 
 def _change_message(change: Change) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """`GET /metrics`: the daemon's figures in Prometheus's text format, for a token holder.
 
 Counted as things happen: build durations (oore.actors.metrics). Read when asked: stored
-deliveries by provider and state, rejected deliveries, queue length, running builds, actor
-restarts, mailbox use, log bytes and the store's commits and lock retries. A read token
-suffices, as for every other read.
+deliveries by provider and state, rejected deliveries, notification deliveries by kind and
+state, queue length, running builds, actor restarts, mailbox use, log bytes and the store's
+commits and lock retries. A read token suffices, as for every other read.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ class _Snapshot:
     mailboxes: dict[str, tuple[int, float]]
     log_bytes: int
     store: dict[str, int]
+    deliveries: dict[tuple[str, str], int]  # notification deliveries by (kind, state)
 
     def collect(self) -> Iterator[Metric]:
+        yield self._deliveries()
         webhooks = CounterMetricFamily(
             "oore_webhooks_stored",
             "Deliveries stored, by provider and state",
@@ -95,6 +97,17 @@ class _Snapshot:
             value=self.store["busy_retries"],
         )
 
+    def _deliveries(self) -> Metric:
+        found = GaugeMetricFamily(
+            "oore_notification_deliveries",
+            "Notification deliveries in the outbox, by channel kind and state (pending, "
+            "sending, delivered, dead)",
+            labels=["kind", "state"],
+        )
+        for (kind, state), count in sorted(self.deliveries.items()):
+            found.add_metric([kind, state], count)
+        return found
+
 
 async def _snapshot(svc: Services) -> _Snapshot:
     gauges = svc.gauges
@@ -107,4 +120,5 @@ async def _snapshot(svc: Services) -> _Snapshot:
         mailboxes=gauges.mailbox_use(),
         log_bytes=gauges.log_bytes(),
         store=svc.store.write_stats(),
+        deliveries=await svc.store.delivery_counts(),
     )

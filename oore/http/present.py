@@ -64,6 +64,7 @@ def event_detail(ev: WebhookEvent, builds: list[Build]) -> dict[str, Any]:
         "payload": _payload(ev.body),
         "size": len(ev.body),
         "trigger": ev.trigger.to_json() if ev.trigger is not None else None,
+        "workflows": [w.to_json() for w in ev.workflows],
         "builds": [build_summary(b) for b in builds],
     }
 
@@ -85,6 +86,7 @@ def build_summary(b: Build) -> dict[str, Any]:
         "retry_of": b.retry_of,
         "queue_reason": b.queue_reason,
         "reason": b.error,
+        "cancelled_by": _cancelled_by(b),
         "created_at": b.created_at,
         "started_at": b.started_at,
         "finished_at": b.finished_at,
@@ -101,12 +103,16 @@ def build_detail(b: Build, steps: list[Step], queue_position: int | None) -> dic
         "env_names": sorted(b.extra_env),
         "queue_position": queue_position,
         "steps": [step(s) for s in steps],
+        # When retention removed its log / its artifacts (None: still kept).
+        "log_expired_at": b.log_expired_at,
+        "artifacts_expired_at": b.artifacts_expired_at,
     }
 
 
 def step(s: Step) -> dict[str, Any]:
     return {
         "index": s.index,
+        "number": s.index + 1,  # as the log's step headers number it ("==> [1] name")
         "name": s.name,
         "kind": s.kind,
         "status": str(s.status),
@@ -129,6 +135,12 @@ def artifact(a: Artifact, base_url: str) -> dict[str, Any]:
         "created_at": a.created_at,
         "url": f"{base_url}/api/artifacts/{a.id}",
     }
+
+
+def _cancelled_by(b: Build) -> dict[str, Any] | None:
+    if b.cancelled_by is None:
+        return None
+    return {"id": b.cancelled_by, "number": b.cancelled_by_number}
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:

@@ -1,8 +1,9 @@
 """Authentication for WebSockets: the same tokens as HTTP, refused with close codes.
 
 A browser cannot set an Authorization header on a WebSocket, so the dashboard's session cookie
-is accepted too. Refusals accept the socket and close it at once with a code a client can act
-on: 4401 (no or bad credentials), 4403 (not allowed), 4404 (no such thing).
+(a random session id, dashboard/sessions.py) is accepted too. Refusals accept the socket and
+close it at once with a code a client can act on: 4401 (no or bad credentials), 4403 (not
+allowed), 4404 (no such thing).
 
 Browsers send cookies with WebSocket handshakes from any page and the same-origin policy does
 not apply to WebSockets, so a page on another site could open one with the operator's cookie
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 from quart import websocket
 
 from oore.errors import Forbidden, Unauthorized
-from oore.http.auth import SESSION_COOKIE, Principal, principal_for
+from oore.http.auth import SESSION_COOKIE, Principal, principal_for, session_principal
 from oore.http.services import services
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -28,13 +29,20 @@ async def websocket_principal() -> Principal | None:
     try:
         if header is None and websocket.cookies.get(SESSION_COOKIE):
             _check_origin(websocket.headers.get("Origin"), services().settings.base_url)
-            header = f"Bearer {websocket.cookies[SESSION_COOKIE]}"
+            return await _cookie_principal(websocket.cookies[SESSION_COOKIE])
         return await principal_for(header)
     except Unauthorized as exc:
         await close_with(4401, exc.message)
     except Forbidden as exc:
         await close_with(4403, exc.message)
     return None
+
+
+async def _cookie_principal(session_id: str) -> Principal:
+    found = await session_principal(session_id)
+    if found is None:
+        raise Unauthorized("the dashboard session expired or was ended; sign in again at /login")
+    return found
 
 
 async def close_with(code: int, reason: str) -> None:
@@ -44,8 +52,8 @@ async def close_with(code: int, reason: str) -> None:
 
 
 def _check_origin(origin: str | None, base_url: str) -> None:
-    expected = _origin_of(base_url)
-    if origin is None or expected is None or _origin_of(origin) != expected:
+    expected = origin_of(base_url)
+    if origin is None or expected is None or origin_of(origin) != expected:
         # Kept short: a close reason holds at most 123 bytes.
         raise Forbidden(
             f"session cookie refused from {(origin or 'no Origin')[:40]}; "
@@ -53,7 +61,9 @@ def _check_origin(origin: str | None, base_url: str) -> None:
         )
 
 
-def _origin_of(url: str) -> tuple[str, str, int | None] | None:
+def origin_of(url: str) -> tuple[str, str, int | None] | None:
+    """The (scheme, host, port) a URL or an Origin header names; None when it names none.
+    Also used by the dashboard's sign-in form, whose CSRF check is the same comparison."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())

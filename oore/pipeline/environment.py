@@ -26,6 +26,10 @@ from oore.pipeline.spec import Environment, InputSpec, frozen_map
 from oore.pipeline.yamlload import YMap, YNode, YScalar, YSeq
 
 TOOLS = ("flutter", "xcode", "cocoapods", "java", "node", "npm", "ndk", "ruby", "ubuntu")
+# Oore picks these versions among what the machine has (oore.execution.toolchains); the others
+# it only exports as OORE_<TOOL>_VERSION, so the machine's own runs.
+HONOURED = ("flutter", "xcode", "cocoapods", "java")
+MACHINE_DEFAULT = ("default", "latest", "stable")
 SIGNING = ("ios_signing", "android_signing")
 ENV_KEYS = ("vars", "groups", "git_credentials", *TOOLS, *SIGNING)
 ENV_ELSEWHERE = {"cache_paths": "cache", "scripts": "the workflow", "events": "triggering"}
@@ -50,6 +54,15 @@ def parse_environment(ctx: Ctx, workflow: YMap, path: str) -> Environment:
                 "the other steps run as written",
             )
     tools = {name: opt_text(ctx, env, name, epath) for name in TOOLS}
+    for name, version in tools.items():
+        if name not in HONOURED and version and version.lower() not in MACHINE_DEFAULT:
+            ctx.warn(
+                env.pairs[name].key_line,
+                join(epath, name),
+                f"ignored on a self-hosted machine: builds run this machine's {name}, not "
+                f"{version} (a script can read the version asked for in "
+                f"OORE_{name.upper()}_VERSION)",
+            )
     return Environment(
         vars=frozen_map(_vars(ctx, env, epath)),
         groups=text_list(ctx, env, "groups", epath),

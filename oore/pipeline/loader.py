@@ -53,6 +53,9 @@ UNSUPPORTED = {
     "integrations": "integrations are not supported yet: publishing that relies on them is skipped",
     "pre_clone_scripts": "pre_clone_scripts are not supported yet: these steps do not run",
 }
+SELF_HOSTED = (
+    "ignored on a self-hosted machine: the build runs on this machine, whatever instance it names"
+)
 ELSEWHERE = {
     **{key: "environment" for key in ENV_KEYS},
     **{key: "triggering" for key in TRIGGER_KEYS},
@@ -62,8 +65,9 @@ ELSEWHERE = {
     "email": "publishing",
     "slack": "publishing",
 }
-# Each workflow a push matches is a build (or a skipped one): a file with 10,000 workflows would
-# make 10,000 builds from one delivery. Real files have a handful.
+# Each workflow a push matches is a build (and each is a line in the event's record of what
+# matched): a file with 10,000 workflows would make 10,000 builds from one delivery. Real files
+# have a handful.
 MAX_WORKFLOWS = 100
 WORKFLOW_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 DURATION_MESSAGE = f"must be a whole number of minutes from 1 to {MAX_BUILD_MINUTES}"
@@ -155,6 +159,8 @@ def _workflow(ctx: Ctx, workflow_id: str, pair: YPair) -> Workflow:
     for name, message in UNSUPPORTED.items():
         if name in node.pairs:
             ctx.warn(node.pairs[name].key_line, f"{path}.{name}", message)
+    if "instance_type" in node.pairs:
+        ctx.warn(node.pairs["instance_type"].key_line, f"{path}.instance_type", SELF_HOSTED)
     inputs = parse_inputs(ctx, node, path)
     check_scalars(ctx, node, pair.key_line, path, inputs)
     scripts = node.pairs.get("scripts")

@@ -4,7 +4,6 @@ status and one line; nothing here changes the machine (the database is opened re
 
 from __future__ import annotations
 
-import enum
 import errno
 import os
 import shutil
@@ -12,7 +11,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,6 +22,10 @@ from oore.errors import ConfigError, Unavailable
 from oore.execution.identity import build_user
 from oore.paths import DataPaths
 from oore.secretfiles import ENCRYPTION_KEY_FILE
+from oore.service.checks import Check, Status
+from oore.service.doctor_toolchains import toolchain_checks
+
+__all__ = ["Check", "Status", "run_checks"]
 
 GIB = 1024**3
 LOW_DISK_BYTES = 5 * GIB
@@ -31,23 +33,6 @@ TOO_LITTLE_DISK_BYTES = 1 * GIB
 PROBE_TIMEOUT = 5.0
 HEALTH_TIMEOUT = 2.0
 MAC_TOOLS = ("xcodebuild", "flutter", "pod")
-
-
-class Status(enum.Enum):
-    OK = "✓"
-    WARN = "!"
-    FAIL = "✗"
-    SKIP = "-"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status.value} {self.name}: {self.detail}"
 
 
 async def run_checks(settings: Settings, *, platform: str = sys.platform) -> list[Check]:
@@ -60,6 +45,7 @@ async def run_checks(settings: Settings, *, platform: str = sys.platform) -> lis
         await key_check(settings),
         await in_thread(port_check, settings.bind_host, settings.bind_port),
         *await in_thread(tool_checks, platform),
+        *await in_thread(toolchain_checks, settings, platform),
     ]
 
 
@@ -156,13 +142,8 @@ def _answers_health(host: str, port: int) -> bool:
 
 
 def tool_checks(platform: str, which: Callable[[str], str | None] = shutil.which) -> list[Check]:
-    if platform != "darwin":
-        found = which("flutter")
-        detail = found or "not found (only needed for Flutter builds)"
-        return [
-            Check("Xcode tools", Status.SKIP, "not macOS"),
-            Check("flutter", Status.SKIP, detail),
-        ]
+    if platform != "darwin":  # Flutter, Java and the Android SDK: toolchain_checks
+        return [Check("Xcode tools", Status.SKIP, "not macOS")]
     checks = []
     for tool in MAC_TOOLS:
         path = which(tool)

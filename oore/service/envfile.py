@@ -68,7 +68,7 @@ def _fresh(
     }
     content = render(ENV, {key.removeprefix("OORE_").lower(): val for key, val in values.items()})
     if wanted:
-        content += "\n# Set by `oored install`.\n"
+        content += "\n# Set by `oored init` / `oored install`.\n"
         content += "".join(f"{name}={value}\n" for name, value in wanted.items())
     return EnvPlan(
         path=path,

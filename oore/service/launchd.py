@@ -33,13 +33,17 @@ class Launchd:
                 "oored": str(layout.oored),
                 "env_file": str(layout.env_file),
                 "home": str(layout.home),
-                "path": f"{layout.oored.parent}:{SYSTEM_PATH}",
+                "path": layout.path(SYSTEM_PATH),
+                "data_dir": str(layout.data_dir),
                 "log_file": str(layout.log_file),
                 "throttle": str(THROTTLE_SECONDS),
                 "stop_timeout": str(layout.stop_timeout),
                 "nofile": str(OPEN_FILES),
             }
         )
+
+    def warnings(self, layout: Layout) -> list[str]:
+        return []
 
     def render_newsyslog(self, layout: Layout) -> str:
         return render(NEWSYSLOG, {"log_file": str(layout.log_file)})

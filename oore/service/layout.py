@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oore.config import settings_from
+from oore.execution.env import DEFAULT_PATH
 from oore.service.runner import ServiceError
 
 LOG_DIR = Path("/var/log/oore")
@@ -29,6 +30,7 @@ class Layout:
     data_dir: Path
     shutdown_grace: float
     log_dir: Path = LOG_DIR
+    build_path: str | None = None  # OORE_BUILD_PATH: the service's PATH after oored's own folder
 
     @property
     def log_file(self) -> Path:
@@ -44,19 +46,29 @@ class Layout:
         """HOME of the build user (DataPaths.build_home): never the daemon's own HOME."""
         return self.data_dir / "build-home"
 
+    def path(self, system: str = DEFAULT_PATH) -> str:
+        """The service's PATH: oored's folder (its git helpers), then what builds get."""
+        return ":".join(
+            dict.fromkeys([str(self.oored.parent), *(self.build_path or system).split(":")])
+        )
+
     @property
     def stop_timeout(self) -> int:
         return math.ceil(self.shutdown_grace) + STOP_MARGIN_SECONDS
 
 
-def service_layout(env_file: Path, values: Mapping[str, str], oored: Path) -> Layout:
-    """The layout for a service whose env file will hold `values` (validated as oored would)."""
+def service_layout(
+    env_file: Path, values: Mapping[str, str], oored: Path, *, build_path: str | None = None
+) -> Layout:
+    """The layout for a service whose env file will hold `values` (validated as oored would);
+    `build_path`: the service's PATH when the file has no OORE_BUILD_PATH (the tools found)."""
     settings = settings_from(values, is_root=True)
     return Layout(
         oored=oored,
         env_file=env_file,
         data_dir=settings.data_dir,
         shutdown_grace=settings.shutdown_grace,
+        build_path=settings.build_path or build_path,
     )
 
 

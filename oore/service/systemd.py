@@ -12,6 +12,7 @@ from oore.service.templates import render_unit
 
 UNIT_NAME = "oored"
 UNIT = Path(f"/etc/systemd/system/{UNIT_NAME}.service")
+TEMPORARY = ("/tmp", "/var/tmp")  # what PrivateTmp=yes replaces with empty folders
 
 
 class Systemd:
@@ -23,12 +24,25 @@ class Systemd:
                 "oored": str(layout.oored),
                 "env_file": str(layout.env_file),
                 "home": str(layout.home),
+                "path": layout.path(),
                 "data_dir": str(layout.data_dir),
                 "log_dir": str(layout.log_dir),
                 "stop_timeout": str(layout.stop_timeout),
                 "nofile": str(OPEN_FILES),
             }
         )
+
+    def warnings(self, layout: Layout) -> list[str]:
+        """What would stop the unit from starting, said before it is written."""
+        private_tmp = "PrivateTmp=yes" in self.render_unit(layout).splitlines()
+        if private_tmp and any(layout.oored.is_relative_to(tmp) for tmp in TEMPORARY):
+            return [
+                f"oored is under a temporary folder ({layout.oored}) but the unit has "
+                "PrivateTmp=yes: the service sees an empty /tmp of its own and cannot start "
+                "oored (status=203/EXEC); install oore outside /tmp and /var/tmp (such as "
+                "`pipx install oore`, or a venv in /opt/oore) and run that oored's install"
+            ]
+        return []
 
     def install(self, layout: Layout) -> list[Step]:
         return [

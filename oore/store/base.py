@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
@@ -16,6 +16,8 @@ from oore.model import (
     Artifact,
     Build,
     BuildStatus,
+    DeliveryRecord,
+    DeliveryState,
     EventState,
     GithubApp,
     GithubInstallation,
@@ -27,6 +29,9 @@ from oore.model import (
     StepStatus,
     Trigger,
     WebhookEvent,
+    WebhookTarget,
+    WebSession,
+    WorkflowMatch,
 )
 from oore.primitives import Broadcast
 from oore.store.changes import Change
@@ -137,6 +142,15 @@ class TokenStore(Protocol):
     async def touch_token(self, token_id: str) -> None: ...
 
 
+class SessionStore(Protocol):
+    """Dashboard sessions, by the hash of their id."""
+
+    async def create_session(self, session: WebSession) -> None: ...
+    async def find_session(self, id_hash: str) -> WebSession | None: ...
+    async def touch_session(self, id_hash: str) -> None: ...
+    async def delete_session(self, id_hash: str) -> None: ...
+
+
 class BuildReads(Protocol):
     """Builds, steps and artifacts as they are."""
 
@@ -150,6 +164,9 @@ class BuildReads(Protocol):
     async def queue_position(self, build_id: str) -> int | None: ...
     async def last_successful_build(self, repository_id: str, workflow: str) -> Build | None: ...
     async def list_artifacts(self, build_id: str) -> list[Artifact]: ...
+    async def latest_finished_build(
+        self, repository_id: str, branch: str | None, workflow: str | None
+    ) -> Build | None: ...
     async def get_artifact(self, artifact_id: str) -> Artifact: ...
 
 
@@ -158,8 +175,14 @@ class BuildWrites(Protocol):
 
     async def create_build(self, build: Build) -> Build: ...
     async def create_builds_for_event(
-        self, event_id: str, builds: list[Build], reason: str, trigger: Trigger
+        self,
+        event_id: str,
+        builds: list[Build],
+        reason: str,
+        trigger: Trigger,
+        workflows: tuple[WorkflowMatch, ...] = (),
     ) -> list[Build] | None: ...
+    async def requeue_interrupted(self, build_id: str) -> Build: ...
     async def transition_build(
         self, build_id: str, status: BuildStatus, **fields: Any
     ) -> Build: ...
@@ -295,16 +318,114 @@ class CredentialStore(Protocol):
     async def delete_repository_credential(self, repository_id: str) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    state: DeliveryState | None = None
+    build_id: str | None = None
+    kind: str | None = None
+
+
+class NotificationStore(Protocol):
+    """The outbox as the API sees it, and the signed webhook targets (secrets sealed)."""
+
+    async def list_deliveries(
+        self, where: DeliveryFilter, cursor: str | None, limit: int
+    ) -> Page[DeliveryRecord]: ...
+    async def get_delivery(self, delivery_id: str) -> DeliveryRecord: ...
+    async def resend_delivery(self, delivery_id: str) -> DeliveryRecord: ...
+    async def delivery_counts(self) -> dict[tuple[str, str], int]: ...
+    async def add_webhook_target(self, target: WebhookTarget, secret_sealed: bytes) -> None: ...
+    async def webhook_targets(self) -> list[WebhookTarget]: ...
+    async def sealed_webhook_target(self, target_id: str) -> tuple[WebhookTarget, bytes]: ...
+    async def delete_webhook_target(self, target_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSetting:
+    """Slack's or SMTP's settings (`kind` 'slack' or 'smtp'): the non-secret config, and whether
+    a secret is set; the secret itself is kept apart, sealed with AAD
+    notification_settings:<kind>:secret."""
+
+    kind: str
+    config: Mapping[str, Any]
+    secret_set: bool
+    updated_at: str
+
+
+class NotificationSettingsStore(Protocol):
+    """One row per channel kind that needs settings (Slack, SMTP)."""
+
+    async def notification_setting(self, kind: str) -> NotificationSetting | None: ...
+    async def sealed_notification_setting(
+        self, kind: str
+    ) -> tuple[NotificationSetting, bytes | None] | None: ...
+    async def put_notification_setting(
+        self,
+        kind: str,
+        config: Mapping[str, Any],
+        secret_sealed: bytes | None,
+        *,
+        clear_secret: bool = False,
+    ) -> NotificationSetting: ...
+    async def delete_notification_setting(self, kind: str) -> bool: ...
+
+
+class OutboxStore(Protocol):
+    """The notifier's side of the outbox: claim what is due, record what happened."""
+
+    async def reset_sending(self) -> int: ...
+    async def claim_deliveries(
+        self, now: str, in_flight: Mapping[str, int], per_target: int
+    ) -> list[DeliveryRecord]: ...
+    async def next_delivery_due(self) -> str | None: ...
+    async def delivery_sent(self, delivery_id: str, ref: str | None) -> None: ...
+    async def delivery_failed(
+        self, delivery_id: str, error: str, next_attempt_at: str | None
+    ) -> None: ...
+
+
+class FileKind(StrEnum):
+    """What of a build's files retention removes separately (each has its own age)."""
+
+    LOGS = "logs"
+    ARTIFACTS = "artifacts"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringBuild:
+    """A build marked expired whose files may still be on disk, and which of them."""
+
+    build_id: str
+    kinds: frozenset[FileKind]
+
+
+class RetentionStore(Protocol):
+    """The janitor's side: mark builds' files expired, delete old webhook deliveries and old
+    notification deliveries."""
+
+    async def expire_build_files(
+        self, kind: FileKind, before: str, keep: int, limit: int
+    ) -> list[str]: ...
+    async def pending_expiries(self, limit: int) -> list[ExpiringBuild]: ...
+    async def files_removed(self, build_ids: Sequence[str]) -> None: ...
+    async def delete_old_events(self, before: str, limit: int) -> tuple[int, int]: ...
+    async def delete_old_deliveries(self, before: str, limit: int) -> tuple[int, int]: ...
+    async def repository_ids(self) -> set[str]: ...
+
+
 class HttpStore(
     MetaStore,
     RepositoryStore,
     EventStore,
     TokenStore,
+    SessionStore,
     BuildReads,
     SecretStore,
     GithubAppStore,
     CredentialStore,
     GitLabStore,
+    NotificationStore,
+    NotificationSettingsStore,
     Protocol,
 ):
     """What request handlers may use: everything but changing builds and steps, which goes
@@ -315,5 +436,5 @@ class HttpStore(
     changes: Broadcast[Change]
 
 
-class Store(HttpStore, BuildWrites, Protocol):
+class Store(HttpStore, BuildWrites, OutboxStore, RetentionStore, Protocol):
     """Every method the domain needs, by entity (one module each in the SQLite store)."""

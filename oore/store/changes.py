@@ -20,6 +20,8 @@ class ChangeKind(StrEnum):
     STEP_CHANGED = "step_changed"
     QUEUE_CHANGED = "queue_changed"
     REPOSITORY_CHANGED = "repository_changed"
+    # A delivery was put back in the outbox by hand (resend): wakes the notifier.
+    NOTIFICATIONS_CHANGED = "notifications_changed"
 
 
 @dataclass(frozen=True, slots=True)

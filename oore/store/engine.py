@@ -10,6 +10,11 @@ A write transaction begins IMMEDIATE: it takes the write lock before it reads, s
 process holds the database it waits for the lock instead of failing at its first write (a deferred
 transaction that has read cannot wait). A batch or read that a lock stops anyway is tried again
 (`oore.store.busy`): a lock costs time, never the work.
+
+Each connection has a thread lock held while a worker thread uses it, and `close` takes it
+before closing that connection: closing a connection under a statement running in another thread
+crashes the process (SQLite frees what the statement uses), while a connection closed first only
+makes the next use raise, which callers see as `Unavailable`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import functools
 import logging
 import math
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +75,7 @@ class Engine:
         self.path = path
         self._writer = connect(path)
         self._readers = [connect(path, BUSY_SLICE_MS) for _ in range(readers)]
+        self._in_use = {id(db): threading.Lock() for db in [self._writer, *self._readers]}
         self._locks = LockWatch(path, busy_patience)
         self._read_pool_send, self._read_pool = trio.open_memory_channel[Database](readers)
         for db in self._readers:
@@ -126,6 +133,10 @@ class Engine:
     def _apply(self, batch: list[_Job]) -> bool:
         """Run `batch` as one transaction, leaving each job's result or error; False, with
         nothing stored, when another connection's lock stopped it (run it again later)."""
+        with self._in_use[id(self._writer)]:
+            return self._apply_locked(batch)
+
+    def _apply_locked(self, batch: list[_Job]) -> bool:
         conn = self._writer.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -191,7 +202,8 @@ class Engine:
             raise Unavailable("the store is closed")
         db = await self._read_pool.receive()
         try:
-            return await patiently(self._locks, lambda: _read_once(db, query))
+            in_use = self._in_use[id(db)]
+            return await patiently(self._locks, lambda: _read_once(db, in_use, query))
         finally:
             self._read_pool_send.send_nowait(db)
 
@@ -208,7 +220,8 @@ class Engine:
         self._closed = True
         self._jobs_send.close()
         for db in [self._writer, *self._readers]:
-            db.close()
+            with self._in_use[id(db)]:  # a worker thread may be using it right now
+                db.close()
 
 
 def _run_then(job: _Job) -> None:
@@ -219,9 +232,11 @@ def _run_then(job: _Job) -> None:
         log.exception("a store write's after-commit callback failed; the write is stored")
 
 
-async def _read_once(db: Database, query: Callable[[Database], T]) -> T | Busy:
+async def _read_once(
+    db: Database, in_use: threading.Lock, query: Callable[[Database], T]
+) -> T | Busy:
     try:
-        return await trio.to_thread.run_sync(_read_snapshot, db, query)
+        return await trio.to_thread.run_sync(_read_snapshot, db, in_use, query)
     except sqlite3.Error as exc:
         if is_busy(exc):
             return BUSY
@@ -236,9 +251,9 @@ def _fail(jobs: list[_Job], error: Unavailable) -> None:
             job.done.set()
 
 
-def _read_snapshot(db: Database, query: Callable[[Database], T]) -> T:
+def _read_snapshot(db: Database, in_use: threading.Lock, query: Callable[[Database], T]) -> T:
     # One read transaction, so a query that reads several tables sees one consistent snapshot.
-    with db.atomic():
+    with in_use, db.atomic():
         return query(db)
 
 

@@ -12,6 +12,8 @@ from oore.model import (
     Artifact,
     Build,
     BuildStatus,
+    DeliveryRecord,
+    DeliveryState,
     EventState,
     Provider,
     Repository,
@@ -20,6 +22,8 @@ from oore.model import (
     TokenScope,
     Trigger,
     WebhookEvent,
+    WebSession,
+    WorkflowMatch,
 )
 
 T = TypeVar("T")
@@ -117,6 +121,7 @@ def event(row: dict[str, Any]) -> WebhookEvent:
         reason=row["reason"],
         processed_at=row["processed_at"],
         trigger=_trigger(row["trigger"]) if row["trigger"] else None,
+        workflows=_workflows(row.get("workflows")),
     )
 
 
@@ -134,7 +139,16 @@ def event_row(ev: WebhookEvent) -> dict[str, Any]:
         "trigger": json.dumps(ev.trigger.to_json()) if ev.trigger is not None else None,
         "received_at": ev.received_at,
         "processed_at": ev.processed_at,
+        "workflows": workflows_json(ev.workflows),
     }
+
+
+def workflows_json(found: tuple[WorkflowMatch, ...]) -> str | None:
+    return json.dumps([w.to_json() for w in found]) if found else None
+
+
+def _workflows(text: str | None) -> tuple[WorkflowMatch, ...]:
+    return tuple(WorkflowMatch(**w) for w in json.loads(text)) if text else ()
 
 
 def _trigger(text: str) -> Trigger:
@@ -149,6 +163,20 @@ def token(row: dict[str, Any]) -> ApiToken:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+    )
+
+
+def web_session(row: dict[str, Any]) -> WebSession:
+    return WebSession(
+        id_hash=row["id_hash"],
+        token_id=row["token_id"],
+        token_hash=row["token_hash"],
+        token_name=row["token_name"] or "admin",
+        scope=TokenScope(row["scope"]),
+        csrf_secret=row["csrf_secret"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        last_seen_at=row["last_seen_at"],
     )
 
 
@@ -174,6 +202,11 @@ def build(row: dict[str, Any]) -> Build:
         process_group=row["process_group"],
         workspace=row["workspace"],
         recovered=bool(row["recovered"]),
+        cancelled_by=row.get("cancelled_by"),
+        cancelled_by_number=row.get("cancelled_by_number"),
+        log_expired_at=row.get("log_expired_at"),
+        artifacts_expired_at=row.get("artifacts_expired_at"),
+        notify=json.loads(row.get("notify") or "{}"),
     )
 
 
@@ -199,6 +232,9 @@ def build_row(b: Build) -> dict[str, Any]:
         "process_group": b.process_group,
         "workspace": b.workspace,
         "recovered": int(b.recovered),
+        "cancelled_by": b.cancelled_by,
+        "cancelled_by_number": b.cancelled_by_number,
+        "notify": json.dumps(b.notify),
     }
 
 
@@ -234,3 +270,24 @@ def step_row(s: Step) -> dict[str, Any]:
 
 def artifact(row: dict[str, Any]) -> Artifact:
     return Artifact(**{k: row[k] for k in Artifact.__slots__})
+
+
+def delivery(row: dict[str, Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row["id"],
+        build_id=row["build_id"],
+        kind=row["kind"],
+        target=row["target"],
+        event=row["event"],
+        payload=json.loads(row["payload"]),
+        idempotency_key=row["idempotency_key"],
+        state=DeliveryState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        last_error=row["last_error"],
+        ref=row["ref"],
+        delivered_at=row["delivered_at"],
+        retry_since=row["retry_since"],
+        chain_ref=row.get("chain_ref"),
+    )

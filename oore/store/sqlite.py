@@ -23,14 +23,19 @@ from oore.store import migrations
 from oore.store.changes import Change
 from oore.store.engine import Engine, connect
 from oore.store.sqlite_artifacts import ArtifactQueries
+from oore.store.sqlite_badges import BadgeQueries
 from oore.store.sqlite_builds import BuildQueries
 from oore.store.sqlite_credentials import CredentialQueries
 from oore.store.sqlite_events import EventQueries
 from oore.store.sqlite_github import GithubQueries
 from oore.store.sqlite_gitlab import GitLabQueries
 from oore.store.sqlite_meta import MetaQueries
+from oore.store.sqlite_notifications import NotificationQueries
+from oore.store.sqlite_notify_settings import NotificationSettingQueries
 from oore.store.sqlite_repositories import RepositoryQueries
+from oore.store.sqlite_retention import RetentionQueries
 from oore.store.sqlite_secrets import SecretQueries
+from oore.store.sqlite_sessions import SessionQueries
 from oore.store.sqlite_steps import StepQueries
 from oore.store.sqlite_tokens import TokenQueries
 
@@ -40,13 +45,18 @@ class SqliteStore(
     RepositoryQueries,
     EventQueries,
     TokenQueries,
+    SessionQueries,
     BuildQueries,
     StepQueries,
     ArtifactQueries,
+    BadgeQueries,
     SecretQueries,
     GitLabQueries,
     GithubQueries,
     CredentialQueries,
+    NotificationQueries,
+    NotificationSettingQueries,
+    RetentionQueries,
 ):
     def __init__(self, engine: Engine, changes: Broadcast[Change] | None = None) -> None:
         self.engine = engine

@@ -16,18 +16,27 @@ from typing import Any
 from sqlite_utils import Database
 
 from oore.errors import Conflict, NotFound
-from oore.model import Build, BuildStatus, EventState, Trigger, check_build_transition, utcnow
+from oore.model import (
+    Build,
+    BuildStatus,
+    EventState,
+    Trigger,
+    WorkflowMatch,
+    check_build_transition,
+    utcnow,
+)
 from oore.primitives import Broadcast
-from oore.store import rows
+from oore.store import outbox, rows
 from oore.store.base import BuildFilter, Page
 from oore.store.changes import Change, ChangeKind
 from oore.store.engine import Engine
+from oore.store.sqlite_notifications import delete_build_deliveries
 from oore.store.sqlite_updates import TIMES, check_fields, get_row, transition, with_times
 
 # What may be written besides the status; a transition also stamps its TIMES.
 # What the executor records about a build without changing it (nothing a viewer shows): not
 # announced. What a viewer sees changes only with a transition, which is announced.
-RECORDED_FIELDS = frozenset({"process_group", "workspace"})
+RECORDED_FIELDS = frozenset({"process_group", "workspace", "cancelled_by", "cancelled_by_number"})
 BUILD_FIELDS = RECORDED_FIELDS | {"queue_reason", "error"}
 
 
@@ -49,24 +58,34 @@ class BuildQueries:
             self.changes.publish(Change(ChangeKind.BUILD_CREATED, build=build))
 
     async def create_builds_for_event(
-        self, event_id: str, builds: list[Build], reason: str, trigger: Trigger
+        self,
+        event_id: str,
+        builds: list[Build],
+        reason: str,
+        trigger: Trigger,
+        workflows: tuple[WorkflowMatch, ...] = (),
     ) -> list[Build] | None:
-        """Create a delivery's builds and close the event, in one transaction.
+        """Create a delivery's builds and close the event, in one transaction: `processed`
+        when it made builds, `ignored` when it made none. `workflows` says, for each workflow,
+        whether it matched and why not.
 
         None when the event was not pending any more: a redelivered trigger creates nothing.
         """
         trigger_json = json.dumps(trigger.to_json())
+        state = EventState.PROCESSED if builds else EventState.IGNORED
 
         def unit(db: Database) -> list[Build] | None:
             repository_id = builds[0].repository_id if builds else None
             cursor = db.execute(
                 "UPDATE webhook_events SET state = ?, reason = ?, trigger = ?, processed_at = ?,"
-                " repository_id = coalesce(?, repository_id) WHERE id = ? AND state = 'pending'",
+                " workflows = ?, repository_id = coalesce(?, repository_id)"
+                " WHERE id = ? AND state = 'pending'",
                 [
-                    str(EventState.PROCESSED),
+                    str(state),
                     reason,
                     trigger_json,
                     utcnow(),
+                    rows.workflows_json(workflows),
                     repository_id,
                     event_id,
                 ],
@@ -94,9 +113,30 @@ class BuildQueries:
         values = with_times(fields, started=status is BuildStatus.RUNNING, ended=status.finished)
 
         def unit(db: Database) -> Build:
-            return transition(
+            build = transition(
                 db, "builds", build_id, _get_build, check_build_transition, status, values
             )
+            outbox.plan(db, build, created=False)  # in this transaction: both or neither
+            return build
+
+        return await self.engine.write(unit, then=self._announce(ChangeKind.BUILD_CHANGED))
+
+    async def requeue_interrupted(self, build_id: str) -> Build:
+        """Put a build a daemon restart interrupted back in the queue, as if never started:
+        its steps and artifact rows go, `recovered` is set (a second interruption errors it)."""
+
+        def unit(db: Database) -> Build:
+            current = _get_build(db, build_id)
+            check_build_transition(current.status, BuildStatus.QUEUED)
+            db.execute("DELETE FROM steps WHERE build_id = ?", [build_id])
+            db.execute("DELETE FROM artifacts WHERE build_id = ?", [build_id])
+            db.execute(
+                "UPDATE builds SET status = 'queued', started_at = NULL, finished_at = NULL,"
+                " process_group = NULL, workspace = NULL, queue_reason = NULL, error = NULL,"
+                " recovered = 1 WHERE id = ?",
+                [build_id],
+            )
+            return _get_build(db, build_id)
 
         return await self.engine.write(unit, then=self._announce(ChangeKind.BUILD_CHANGED))
 
@@ -149,8 +189,9 @@ class BuildQueries:
         await self.engine.write(unit)
 
     async def delete_build(self, build_id: str) -> Build:
-        """Delete a finished build with its steps and artifact rows (its files are the
-        caller's); Conflict while it is queued or running."""
+        """Delete a finished build with its steps, artifact rows and notification deliveries
+        (but for those still on their way; its files are the caller's); Conflict while it is
+        queued or running."""
         finished = sorted(str(s) for s in BuildStatus if s.finished)
 
         def unit(db: Database) -> Build:
@@ -161,6 +202,7 @@ class BuildQueries:
             )
             if deleted.rowcount != 1:
                 raise Conflict(f"build {build_id} is {build.status}; cancel it first")
+            delete_build_deliveries(db, build_id)
             return build
 
         return await self.engine.write(unit, then=self._announce(ChangeKind.BUILD_DELETED))
@@ -214,6 +256,7 @@ def _insert_build(db: Database, build: Build) -> Build:
         db.table("builds").insert(rows.build_row(numbered))
     except sqlite3.IntegrityError as exc:
         raise Conflict(f"a build of workflow {build.workflow} exists for this trigger") from exc
+    outbox.plan(db, numbered, created=True)  # in this transaction: both or neither
     return numbered
 
 

@@ -122,7 +122,7 @@ class EventQueries:
                 raise Conflict(f"event {event_id} is still waiting to be processed")
             db.execute(
                 "UPDATE webhook_events SET state = 'pending', reason = NULL, trigger = NULL,"
-                " processed_at = NULL WHERE id = ?",
+                " processed_at = NULL, workflows = NULL WHERE id = ?",
                 [event_id],
             )
             return _get_event(db, event_id)

@@ -116,9 +116,9 @@ async def test_step_output_reaches_the_log_inbox_in_order(
     notes = [(c.step, c.data.decode()) for c in h.logs.chunks(build.id) if c.stream == "oore"]
     assert [n for n in notes if "==>" in n[1] or "<==" in n[1]] == [
         (0, "[oore] ==> [1] count\n"),
-        (0, "[oore] <== count: succeeded (ok)\n"),
+        (0, "[oore] <== [1] count: succeeded (ok)\n"),
         (1, "[oore] ==> [2] more\n"),
-        (1, "[oore] <== more: succeeded (ok)\n"),
+        (1, "[oore] <== [2] more: succeeded (ok)\n"),
     ]
     steps = await store.get_steps(build.id)
     assert [(s.name, s.status, s.exit_code) for s in steps] == [
@@ -224,7 +224,7 @@ async def test_a_step_past_its_timeout_is_stopped_and_times_the_build_out(
     (ended,) = [
         at
         for at, m in h.logs.received
-        if isinstance(m, LogChunk) and m.data.startswith(b"[oore] <== sleepy")
+        if isinstance(m, LogChunk) and m.data.startswith(b"[oore] <== [1] sleepy")
     ]
     assert 5 <= ended - began < 60
     assert (await store.get_build(build.id)).status is BuildStatus.TIMED_OUT

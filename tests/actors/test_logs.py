@@ -6,7 +6,7 @@ import trio
 
 from oore.actors.logs import LogStreamer
 from oore.actors.messages import LogChunk, LogClose, LogMessage, LogOpen
-from oore.actors.runtime import mailbox
+from oore.actors.runtime import ChildSpec, Supervisor, mailbox
 from oore.logs.hub import LogHub
 from oore.logs.lines import MAX_LINE
 from oore.logs.logfile import read_batches
@@ -105,3 +105,39 @@ async def test_a_secret_across_the_cut_of_an_endless_line_is_masked(tmp_path: Pa
     assert "-secret" not in text
     assert text.replace("\n", "") == "a" * (MAX_LINE - 6) + "********" + "b" * (MAX_LINE * 2)
     assert max(len(line) for line in text.splitlines()) == MAX_LINE
+
+
+async def test_a_restarted_streamer_still_masks_and_drops_the_build_that_crashed_it(
+    tmp_path: Path,
+) -> None:
+    # The real supervisor restarts the same streamer while builds go on sending; the fault is
+    # real too: a directory stands where B2's log file must go, so opening it raises.
+    send: trio.MemorySendChannel[LogMessage]
+    inbox: trio.MemoryReceiveChannel[LogMessage]
+    send, inbox = mailbox(8)
+    logs = tmp_path / "logs"
+    streamer = LogStreamer(LogHub(logs), inbox, cap=10_000)
+    supervisor = Supervisor([ChildSpec("log-streamer", streamer.run)], backoff_initial=0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervisor.run)
+        (logs / "B2.log").mkdir()
+        await send.send(LogOpen("B1", ("hunter2-secret",)))
+        await send.send(LogOpen("B2"))
+        with trio.fail_after(5):
+            while not supervisor.restart_counts["log-streamer"]:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+        closed = [trio.Event(), trio.Event()]
+        for message in (
+            LogChunk("B2", 0, "stdout", b"would crash it again\n"),
+            LogClose("B2", closed[0]),
+            LogChunk("B1", 0, "stdout", b"after hunter2-secret\n"),
+            LogClose("B1", closed[1]),
+        ):
+            await send.send(message)
+        with trio.fail_after(5):
+            for event in closed:  # B2's close is answered: its executor does not wait in vain
+                await event.wait()
+        nursery.cancel_scope.cancel()
+    assert supervisor.restart_counts["log-streamer"] == 1
+    assert (logs / "B1.log").read_text() == "after ********\n"
+    assert list((logs / "B2.log").iterdir()) == []

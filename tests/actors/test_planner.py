@@ -16,7 +16,16 @@ from oore.actors.runtime import mailbox
 from oore.crypto import Sealer
 from oore.git.auth import GitCredential
 from oore.ids import new_id
-from oore.model import Build, BuildStatus, EventState, Provider, Repository, Trigger, utcnow
+from oore.model import (
+    Build,
+    BuildStatus,
+    EventState,
+    Provider,
+    Repository,
+    Trigger,
+    WorkflowMatch,
+    utcnow,
+)
 from oore.store.base import RepositorySecrets
 from oore.store.sqlite import SqliteStore
 from tests.actors.fakes import LogRecorder, eventually, pull_request, push, stored_event
@@ -77,17 +86,61 @@ async def test_a_push_plans_the_matching_workflows_and_says_why_not_the_others(
         planner_for(store, sealer, tmp_path), store, repository, push(repository, sha)
     )
 
-    assert by_workflow(plan) == {
-        "on-push": (BuildStatus.QUEUED, None),
-        "on-pr": (BuildStatus.SKIPPED, "event push not in triggering.events [pull_request]"),
-        "on-tag": (BuildStatus.SKIPPED, "event push not in triggering.events [tag]"),
-    }
-    assert plan.summary == "1 build(s) queued (on-push); 2 workflow(s) skipped"
+    # Only what runs is a build: the others are kept on the event, each with its reason.
+    assert by_workflow(plan) == {"on-push": (BuildStatus.QUEUED, None)}
+    assert plan.workflows == (
+        WorkflowMatch("on-push", True),
+        WorkflowMatch("on-pr", False, "event push not in triggering.events [pull_request]"),
+        WorkflowMatch("on-tag", False, "event push not in triggering.events [tag]"),
+    )
+    assert plan.summary == "1 build(s) queued (on-push); 2 workflow(s) did not match"
     assert plan.cancels_previous("on-push")
     assert not plan.cancels_previous("on-pr")
     (queued,) = [b for b in plan.builds if b.status is BuildStatus.QUEUED]
     assert queued.sha == sha
     assert queued.repository_id == repository.id
+
+
+NOTIFYING = """\
+workflows:
+  told:
+    triggering:
+      events: [push]
+    scripts:
+      - echo told
+    publishing:
+      slack:
+        channel: "#builds"
+        notify_on_build_start: true
+        notify:
+          success: false
+      email:
+        recipients: [dev@example.com]
+        notify:
+          failure: false
+  quiet:
+    triggering:
+      events: [push]
+    scripts:
+      - echo quiet
+"""
+
+
+async def test_a_build_keeps_what_its_workflow_asked_to_be_told(
+    store: SqliteStore, sealer: Sealer, tmp_path: Path, origin: GitRepo, repository: Repository
+) -> None:
+    sha = origin.commit("pipeline", {"codemagic.yaml": NOTIFYING})
+    plan = await plan_for(
+        planner_for(store, sealer, tmp_path), store, repository, push(repository, sha)
+    )
+    notify = {b.workflow: b.notify for b in plan.builds}
+    assert notify == {
+        "told": {
+            "slack": {"channel": "#builds", "start": True, "success": False, "failure": True},
+            "email": {"recipients": ["dev@example.com"], "success": True, "failure": False},
+        },
+        "quiet": {},
+    }
 
 
 async def test_a_pull_request_plans_its_own_workflow(
@@ -114,15 +167,20 @@ async def test_no_matching_workflow_queues_nothing_and_gives_each_reason(
 
     plan = await plan_for(planner, store, repository, push(repository, sha, "elsewhere"))
 
-    assert by_workflow(plan) == {
-        "on-push": (BuildStatus.SKIPPED, "branch 'elsewhere' not matched by branch_patterns"),
-        "on-pr": (BuildStatus.SKIPPED, "event push not in triggering.events [pull_request]"),
-        "on-tag": (BuildStatus.SKIPPED, "event push not in triggering.events [tag]"),
-    }
-    assert plan.summary == "0 build(s) queued (none); 3 workflow(s) skipped"
+    assert plan.builds == []
+    assert plan.workflows == (
+        WorkflowMatch("on-push", False, "branch 'elsewhere' not matched by branch_patterns"),
+        WorkflowMatch("on-pr", False, "event push not in triggering.events [pull_request]"),
+        WorkflowMatch("on-tag", False, "event push not in triggering.events [tag]"),
+    )
+    assert plan.summary == (
+        "no workflow matched (on-push: branch 'elsewhere' not matched by branch_patterns;"
+        " on-pr: event push not in triggering.events [pull_request];"
+        " on-tag: event push not in triggering.events [tag])"
+    )
 
 
-async def test_no_pipeline_file_is_one_skipped_build_naming_the_files_looked_for(
+async def test_no_pipeline_file_makes_no_build_and_names_the_files_looked_for(
     store: SqliteStore, sealer: Sealer, tmp_path: Path, origin: GitRepo, repository: Repository
 ) -> None:
     origin.git("rm", "--quiet", "codemagic.yaml")
@@ -131,12 +189,9 @@ async def test_no_pipeline_file_is_one_skipped_build_naming_the_files_looked_for
 
     plan = await plan_for(planner, store, repository, push(repository, sha))
 
-    (skipped,) = plan.builds
-    assert (skipped.workflow, skipped.status) == ("(none)", BuildStatus.SKIPPED)
-    assert skipped.error is not None
-    assert skipped.error.startswith(f"no pipeline file at {sha[:12]} (oore.yaml, ")
-    assert "codemagic.yaml" in skipped.error
-    assert plan.summary == skipped.error
+    assert (plan.builds, plan.workflows) == ([], ())
+    assert plan.summary.startswith(f"no pipeline file at {sha[:12]} (oore.yaml, ")
+    assert "codemagic.yaml" in plan.summary
 
 
 async def test_an_invalid_pipeline_file_is_an_errored_build_naming_file_and_line(

@@ -69,9 +69,17 @@ async def test_a_newer_build_cancels_only_the_older_queued_ones_of_its_line(
         (newer_main,) = await sup.trigger(planner, push(repo, sha, "main"), "!ci")
         (newer_pr5,) = await sup.trigger(planner, pull_request(repo, sha, 5), "!ci")
 
-        for older in (main_ci, main_ci_keep, pr5):
+        for older, newer, line in (
+            (main_ci, newer_main, "a newer push to main"),
+            (main_ci_keep, newer_main, "a newer push to main"),
+            (pr5, newer_pr5, "a newer commit on pull request #5"),
+        ):
             cancelled = await sup.wait_status(older.id, CANCELLED)
-            assert cancelled.error == "cancelled while queued"
+            assert cancelled.error == f"cancelled by #{newer.number} ({line})"
+            assert (cancelled.cancelled_by, cancelled.cancelled_by_number) == (
+                newer.id,
+                newer.number,
+            )
         for untouched in (main_lint, other_ci, pr6, newer_main, newer_pr5):
             assert (await store.get_build(untouched.id)).status is QUEUED
         assert (await store.get_build(busy.id)).status is RUNNING
@@ -94,6 +102,8 @@ async def test_a_newer_push_stops_the_running_build_of_its_branch(
 
         stopped = await sup.wait_status(older.id, CANCELLED)
         assert stopped.finished_at is not None
+        assert stopped.error == f"cancelled by #{newer.number} (a newer push to main)"
+        assert (stopped.cancelled_by, stopped.cancelled_by_number) == (newer.id, newer.number)
         steps = await store.get_steps(older.id)
         assert [s.status for s in steps] == [StepStatus.CANCELLED]
         await sup.wait_holding(newer.id)  # in the slot the older one left

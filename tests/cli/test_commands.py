@@ -121,7 +121,7 @@ async def test_build_read_commands(
     assert "status:      succeeded" in human.out
     assert "greet" in human.out
     assert steps.json() == await api_json(api, f"/api/builds/{build_id}/steps")
-    assert step_table.lines()[1].split()[:4] == ["0", "greet", "succeeded", "0"]
+    assert step_table.lines()[1].split()[:4] == ["1", "greet", "succeeded", "0"]
     assert log.out == (await api.get(f"/api/builds/{build_id}/log")).text
     assert "hello from the cli test" in log.out
     assert artifacts.json() == await api_json(api, f"/api/builds/{build_id}/artifacts")

@@ -70,9 +70,16 @@ def test_complete_file_with_broad_mode_is_tightened(tmp_path: Path, env: dict[st
     text = f"OORE_ADMIN_TOKEN={GIVEN_TOKEN}\nOORE_ENCRYPTION_KEY={'cd' * 32}\n"
     path.write_text(text)
     path.chmod(0o644)
-    result = oored("init", "--env-file", str(path), env=env)
+    (tmp_path / "build.env").write_text("")  # there already: init adds only its name
+    result = oored("init", "--env-file", str(path), env={**env, "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    assert path.read_text() == text
+    added = path.read_text().removeprefix(text)
+    assert parse_env_file(path) == {**parse_env_file(path), "OORE_ADMIN_TOKEN": GIVEN_TOKEN}
+    assert {line.partition("=")[0] for line in added.splitlines() if "=" in line} <= {
+        "OORE_BUILD_ENV_FILE",
+        "OORE_BUILD_PATH",
+    }
+    assert (tmp_path / "build.env").read_text() == ""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 

@@ -167,6 +167,7 @@ def test_launchd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]
     env_file = _env_file(plan)
     assert _service_steps(plan.steps) == [
         f"would write {env_file} (mode 0600):",
+        f"would write {Path(env_file).parent / 'build.env'} (mode 0644):",
         "would create /var/lib/oore (mode 0750)",
         "would create /var/lib/oore/home (mode 0750)",
         "would create /var/log/oore (mode 0750)",
@@ -193,6 +194,7 @@ def test_systemd_install_plan_in_order(dry_runs: dict[tuple[str, tuple[str, ...]
     env_file = _env_file(plan)
     assert _service_steps(plan.steps) == [
         f"would write {env_file} (mode 0600):",
+        f"would write {Path(env_file).parent / 'build.env'} (mode 0644):",
         "would create /var/lib/oore (mode 0750)",
         "would create /var/lib/oore/home (mode 0750)",
         "would create /var/log/oore (mode 0750)",

@@ -67,7 +67,7 @@ async def test_cancel_stops_artifact_collection(
         repo = await ci.register(git, "app")
         build = await ci.trigger(repo, workflow="package", branch="main")
         # The script is done: the daemon now copies (and hashes) 8 GB, for seconds.
-        await ci.log_match(build["id"], r"<== package: succeeded")
+        await ci.log_match(build["id"], r"<== \[\d+\] package: succeeded")
         cancelled = trio.current_time()
         assert (await ci.cancel(build["id"])).status_code == 202
         done = await ci.finished(build["id"])

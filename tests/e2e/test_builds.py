@@ -41,6 +41,7 @@ BUILD_TIMEOUT = 30.0
 POLL = 0.02
 BASE_ENV = {"OORE_SHUTDOWN_GRACE": "1", "OORE_LOG_LEVEL": "info"}
 INTERRUPTED = "interrupted by a daemon restart"
+UNMATCHED = "unmatched"  # not a build status: a workflow the event did not run (no build made)
 
 Build = dict[str, Any]
 
@@ -126,13 +127,19 @@ class Ci:
         return Repo(git, created["id"], name, github_id)
 
     async def deliver(self, event: str, payload: dict[str, Any]) -> dict[str, Build]:
-        """Send a signed delivery; the builds its event made, by workflow."""
+        """Send a signed delivery; by workflow, the build its event made, or for a workflow it
+        did not match (no build: the event keeps why) {"status": "unmatched", "reason": ...}."""
         body = json.dumps(payload).encode()
         event_id = accepted_id(await self.provider.github(event, body, SECRET))
         settled = await self.operator.settled(event_id)
-        assert settled["state"] == "processed", settled
+        # An event that made no build is ignored (its reason says why), else processed.
+        assert settled["state"] == ("processed" if settled["builds"] else "ignored"), settled
         by_workflow = {b["workflow"]: b for b in settled["builds"]}
         assert len(by_workflow) == len(settled["builds"]), settled["builds"]
+        for found in settled["workflows"]:
+            assert found["matched"] == (found["workflow"] in by_workflow), settled
+            if not found["matched"]:
+                by_workflow[found["workflow"]] = {"status": UNMATCHED, "reason": found["reason"]}
         return by_workflow
 
     async def push(self, repo: Repo, branch: str, sha: str, **kw: str) -> dict[str, Build]:
@@ -407,19 +414,20 @@ async def test_tag_and_pull_request_events_pick_their_workflows(
 
         made = await ci.push_tag(repo, "v1.0")
         assert statuses(made) == {
-            "on-push": ("skipped", "event tag not in triggering.events [push]"),
+            "on-push": (UNMATCHED, "event tag not in triggering.events [push]"),
             "on-tag": ("runs", None),
-            "on-pr": ("skipped", "event tag not in triggering.events [pull_request]"),
-            "by-hand": ("skipped", "no triggering section: run it manually"),
+            "on-pr": (UNMATCHED, "event tag not in triggering.events [pull_request]"),
+            "by-hand": (UNMATCHED, "no triggering section: run it manually"),
         }
-        assert all(b["finished_at"] for b in made.values() if b["status"] == "skipped")
+        # One build per push, not one per workflow: the list holds what ran.
+        assert [b["workflow"] for b in await ci.builds(repository=repo.id)] == ["on-tag"]
         tagged = await ci.succeeded(made["on-tag"]["id"])
         assert f"ran on-tag tag=v1.0 commit={released}" in await ci.log(tagged["id"])
 
         made = await ci.push_tag(repo, "nightly-5")
-        assert made["on-tag"]["status"] == "skipped"
+        assert made["on-tag"]["status"] == UNMATCHED
         assert made["on-tag"]["reason"] == "tag 'nightly-5' not matched by tag_patterns"
-        assert not [b for b in made.values() if b["status"] != "skipped"]
+        assert not [b for b in made.values() if b["status"] != UNMATCHED]
 
         made = await ci.deliver(
             "pull_request", pull_request_payload(repo, 7, feature, "feature", "main")
@@ -434,19 +442,21 @@ async def test_tag_and_pull_request_events_pick_their_workflows(
             "pull_request", pull_request_payload(repo, 8, feature, "feature", "release")
         )
         assert statuses(made)["on-pr"] == (
-            "skipped",
+            UNMATCHED,
             "pull request 'feature' -> 'release' not matched by branch_patterns",
         )
 
         made = await ci.push(repo, "feature", feature)
         assert statuses(made)["on-push"] == (
-            "skipped",
+            UNMATCHED,
             "branch 'feature' not matched by branch_patterns",
         )
-        assert not [b for b in made.values() if b["status"] != "skipped"]
+        assert not [b for b in made.values() if b["status"] != UNMATCHED]
+        # Two builds in all (v1.0's on-tag, #7's on-pr): six pushes and pull requests.
+        assert len(await ci.builds(repository=repo.id)) == 2
 
 
-async def test_missing_or_invalid_pipeline_file_is_a_skipped_or_errored_build(
+async def test_missing_pipeline_file_is_an_ignored_event_and_invalid_one_an_errored_build(
     daemon_factory: type[Daemon], tmp_path: Path
 ) -> None:
     bare = make_repo(tmp_path, "bare", None)
@@ -463,12 +473,13 @@ async def test_missing_or_invalid_pipeline_file_is_a_skipped_or_errored_build(
     )
     async with running_ci(daemon_factory, tmp_path) as ci:
         repo = await ci.register(bare, "bare")
-        made = await ci.push(repo, "main", bare.head())
-        assert len(made) == 1
-        assert all(b["status"] == "skipped" for b in made.values())
-        (skipped,) = made.values()
-        assert skipped["reason"].startswith(f"no pipeline file at {bare.head()[:12]}")
-        assert "codemagic.yaml" in skipped["reason"]
+        body = json.dumps(push_payload(repo, "refs/heads/main", bare.head())).encode()
+        event_id = accepted_id(await ci.provider.github("push", body, SECRET))
+        ignored = await ci.operator.settled(event_id)
+        assert (ignored["state"], ignored["builds"], ignored["workflows"]) == ("ignored", [], [])
+        assert ignored["reason"].startswith(f"no pipeline file at {bare.head()[:12]}")
+        assert "codemagic.yaml" in ignored["reason"]
+        assert await ci.builds(repository=repo.id) == []
 
         repo = await ci.register(broken, "broken")
         made = await ci.push(repo, "main", bad_value)
@@ -668,6 +679,8 @@ async def test_a_newer_push_cancels_the_running_build_of_its_branch(
         newer = (await ci.push(repo, "main", fast, before=slow))["ci"]
         older = await ci.finished(older["id"], within=15)
         assert older["status"] == "cancelled"
+        assert older["reason"] == f"cancelled by #{newer['number']} (a newer push to main)"
+        assert older["cancelled_by"] == {"id": newer["id"], "number": newer["number"]}
         assert await live_processes(older_group) == []
         newer = await ci.succeeded(newer["id"])
         assert "mode=fast" in await ci.log(newer["id"])
@@ -953,7 +966,7 @@ workflows:
 """
 
 
-async def test_builds_interrupted_by_kill_9_are_errored_and_run_again_once(
+async def test_a_build_interrupted_by_kill_9_runs_again_as_itself_and_succeeds(
     daemon_factory: type[Daemon], tmp_path: Path, groups: list[int]
 ) -> None:
     marker = tmp_path / "go"
@@ -971,20 +984,63 @@ async def test_builds_interrupted_by_kill_9_are_errored_and_run_again_once(
     await daemon.start()
     async with httpx.AsyncClient(base_url=daemon.url, timeout=15) as http:
         ci = Ci(daemon, http)
-        interrupted = await ci.build(first["id"])
-        assert (interrupted["status"], interrupted["reason"]) == ("errored", INTERRUPTED)
         assert await live_processes(group) == []
-        everything = await ci.builds(repository=repo.id)
-        again = [b for b in everything if b["retry_of"] == first["id"]]
-        assert len(again) == 1, everything
-        assert len(everything) == 2
-        assert again[0]["attempt"] == 2
-        busy = [b["id"] for b in everything if b["status"] in ("preparing", "running")]
-        assert set(busy) <= {again[0]["id"]}
-        retried = await ci.succeeded(again[0]["id"])
-        assert (retried["sha"], retried["workflow"]) == (first["sha"], "long")
-        assert "resumed-after-restart" in await ci.log(retried["id"])
-        assert len(await ci.builds(repository=repo.id)) == 2
+        again = await ci.succeeded(first["id"])  # the same build, run again from the start
+        assert (again["number"], again["attempt"], again["retry_of"]) == (1, 1, None)
+        assert [(s["name"], s["status"]) for s in again["steps"]] == [("long", "succeeded")]
+        log = await ci.log(first["id"])
+        # Both runs in one log, the interruption marked between them.
+        interrupted = log.index(f"[oore] {INTERRUPTED}; queued to run again from the start")
+        assert log.index("pgid=") < interrupted < log.index("resumed-after-restart")
+        assert [b["id"] for b in await ci.builds(repository=repo.id)] == [first["id"]]
+    await daemon.stop()
+
+
+PUBLISH_PIPELINE = """\
+workflows:
+  release:
+    triggering:
+      events: [push]
+    scripts:
+      - name: build
+        script: echo built
+    publishing:
+      scripts:
+        - name: upload to the store
+          script: |
+            echo uploaded >> {uploads}
+            echo "pgid=$(ps -o pgid= -p $$ | tr -d " ")"
+            sleep 600
+"""
+
+
+async def test_a_build_interrupted_while_publishing_is_errored_and_not_published_twice(
+    daemon_factory: type[Daemon], tmp_path: Path, groups: list[int]
+) -> None:
+    uploads = tmp_path / "uploads"
+    git = make_repo(tmp_path, "app", PUBLISH_PIPELINE.format(uploads=uploads))
+    daemon = await daemon_factory(tmp_path, **BASE_ENV).start()
+    async with httpx.AsyncClient(base_url=daemon.url, timeout=15) as http:
+        ci = Ci(daemon, http)
+        repo = await ci.register(git, "app")
+        build = (await ci.push(repo, "main", git.head()))["release"]
+        group = await build_group(ci, build["id"], groups)
+        await wait_for_sleepers(group, 1)
+    daemon.kill()
+
+    await daemon.start()
+    async with httpx.AsyncClient(base_url=daemon.url, timeout=15) as http:
+        ci = Ci(daemon, http)
+        assert await live_processes(group) == []
+        errored = await ci.finished(build["id"])
+        assert errored["status"] == "errored"
+        assert errored["reason"].startswith(
+            f"{INTERRUPTED} while publishing (step 2, upload to the store); not run again"
+        )
+        assert "publishing twice could release twice" in errored["reason"]
+        assert errored["reason"] in await ci.log(build["id"])
+        assert [b["id"] for b in await ci.builds(repository=repo.id)] == [build["id"]]
+        assert uploads.read_text() == "uploaded\n"
     await daemon.stop()
 
 
@@ -1122,7 +1178,7 @@ async def test_builds_list_filters_and_build_detail(
             return [b["id"] for b in items]
 
         mine = await ci.builds(repository=repo.id)
-        # Newest first; skipped lint builds of the pushes are builds too.
+        # Newest first (the pushes made no lint build: lint does not match them).
         assert ids(mine) == sorted(ids(mine), reverse=True)
         assert {b["repository_id"] for b in mine} == {repo.id}
         assert {on_main["id"], on_feature["id"], lint["id"]} <= set(ids(mine))

@@ -20,6 +20,7 @@ import pytest
 import trio
 
 from tests.e2e.daemon import Daemon
+from tests.e2e.signin import session_id
 
 MB = 1000 * 1000
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks"
@@ -299,7 +300,8 @@ async def test_a_large_delivery_is_verified_by_the_secret_its_headers_name(
 
 
 async def test_a_cookie_websocket_is_refused_from_another_origin(daemon: Daemon) -> None:
-    cookie = {"Cookie": f"oore_session={daemon.admin_token.strip()}"}
+    session = await session_id(daemon, daemon.admin_token.strip())
+    cookie = {"Cookie": f"oore_session={session}"}
     refused = [
         cookie,
         {**cookie, "Origin": "https://evil.example"},

@@ -26,6 +26,7 @@ from oore.crypto import generate_key
 from oore.logs.wire import decode
 from tests.e2e.daemon import Daemon
 from tests.e2e.gitrepo import GitRepo
+from tests.e2e.signin import session_id
 from tests.e2e.webhook_client import Operator
 
 pytestmark = pytest.mark.e2e
@@ -528,12 +529,16 @@ async def test_websocket_auth_close_codes_and_the_session_cookie(ci_repo: tuple[
 
     # A session cookie counts only from the dashboard's own origin (OORE_BASE_URL).
     origin = ("Origin", ci.daemon.url)
-    cookie = [("Cookie", f"oore_session={ci.token}"), origin]
+    session = await session_id(ci.daemon, ci.token)
+    cookie = [("Cookie", f"oore_session={session}"), origin]
     by_cookie = await ci.watch(build_id, headers=cookie)
     assert (by_cookie.end["status"], by_cookie.code) == ("failed", 1000)
     bad_cookie = await ci.watch(build_id, headers=[("Cookie", "oore_session=nope"), origin])
     assert bad_cookie.code == 4401
     assert (await ci.watch(build_id, headers=cookie[:1])).code == 4403
+    # The cookie holds a session id: the token itself is no session.
+    as_token = [("Cookie", f"oore_session={ci.token}"), origin]
+    assert (await ci.watch(build_id, headers=as_token)).code == 4401
 
     # An API token with read scope may watch; once revoked it may not.
     made = await ci.operator.post("/api/tokens", {"name": "viewer", "scope": "read"})

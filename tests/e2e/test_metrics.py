@@ -65,6 +65,8 @@ async def test_metrics_count_a_push_and_its_build(
     restarts = {k[1][0][1]: v for k, v in after.items() if k[0] == "oore_actor_restarts_total"}
     assert restarts == {
         "build-durations": 0,
+        "janitor": 0,
+        "notifier": 0,
         "log-streamer": 0,
         "repository-supervisor": 0,
         "webhook-ingester": 0,

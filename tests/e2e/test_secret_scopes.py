@@ -62,7 +62,7 @@ async def put_group(ci: Ci, name: str, variables: dict[str, str], **body: Any) -
 
 async def pr_build(ci: Ci, payload: dict[str, Any]) -> dict[str, Any]:
     made = await ci.deliver("pull_request", payload)
-    assert made["pr"]["status"] != "skipped", made["pr"]
+    assert "id" in made["pr"], made["pr"]  # a build, not a workflow the event did not match
     return await ci.finished(made["pr"]["id"])
 
 

@@ -172,3 +172,17 @@ async def test_a_cancelled_save_stops_tar_at_once(tmp_path: Path) -> None:
         await cache.save(store, ("huge",), env, workspace=ws, user=user, max_bytes=128 * 1024**3)
     assert trio.current_time() - started < 5
     assert not list(store.glob("*.tar"))
+
+
+async def test_a_restore_counts_as_a_use_for_retention(tmp_path: Path) -> None:
+    ws, store, user, env = setup(tmp_path)
+    (ws / "deps").mkdir()
+    (ws / "deps" / "lib.txt").write_text("lib")
+    await cache.save(store, ("deps",), env, workspace=ws, user=user)
+    (archive,) = store.iterdir()
+    os.utime(archive, (1_000_000, 1_000_000))  # saved long ago
+    assert await cache.restore(store, ("deps",), env, workspace=ws, user=user) == [
+        "cache deps: restored"
+    ]
+    # Retention removes archives by mtime: one restored just now must look used just now.
+    assert archive.stat().st_mtime > 1_000_000 + 86400

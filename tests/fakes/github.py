@@ -12,6 +12,7 @@ What it does is what GitHub documents, checked as strictly as GitHub would:
   `refuse_token_requests` refuses that many next requests (403, as for a suspended installation).
   Every JWT received is kept in `jwts`, for the tests to grep for.
 - `GET /repositories/{id}`: as an installation (its token), the repository's documented fields.
+- Check runs and commit statuses (tests/fakes/github_checks.py).
 - Webhooks to the app's hook URL, signed with its webhook secret, with the headers GitHub sends
   for an app (`X-GitHub-Hook-Installation-Target-Type: integration`): `install`,
   `add_repositories`, `remove_repositories`, `push`.
@@ -44,10 +45,11 @@ import jwt
 import trio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from hypercorn.config import Config
-from hypercorn.trio import serve
 from quart import Response, request
 from quart_trio import QuartTrio
+
+from tests.fakes.github_checks import ChecksApi, github_error
+from tests.fakes.recording import json_response, serve_app
 
 PERMISSIONS = {
     "contents": "read",
@@ -118,7 +120,7 @@ class Issued:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(ChecksApi):
     port: int = 0
     token_lifetime: float = 3600.0
     apps: dict[int, FakeApp] = field(default_factory=dict)
@@ -219,13 +221,8 @@ class FakeGitHub:
     # --- serving --------------------------------------------------------------------------
 
     async def serve(self, *, task_status: trio.TaskStatus[FakeGitHub]) -> None:
-        config = Config()
-        config.bind = ["127.0.0.1:0"]
-        config.accesslog = None
-        config.errorlog = None
         async with trio.open_nursery() as nursery:
-            bound = await nursery.start(serve, self._make_app(), config)
-            self.port = int(bound[0].rsplit(":", 1)[1])
+            self.port = await nursery.start(serve_app, self._make_app())
             task_status.started(self)
 
     def _make_app(self) -> QuartTrio:
@@ -247,6 +244,7 @@ class FakeGitHub:
         app.add_url_rule(
             "/<owner>/<name>.git/<path:rest>", view_func=self._git, methods=["GET", "POST"]
         )
+        self.add_check_routes(app)
         return app
 
     async def _record(self) -> None:
@@ -258,7 +256,7 @@ class FakeGitHub:
         manifest = json.loads(form["manifest"][0])
         problem = _manifest_problem(manifest)
         if problem:
-            return _error(422, problem)
+            return github_error(422, problem)
         app_id = 1000 + len(self.apps) + 1
         slug = manifest["name"].lower().replace(" ", "-")
         self.apps[app_id] = FakeApp(
@@ -278,9 +276,9 @@ class FakeGitHub:
     async def _conversion(self, code: str) -> Response:
         app_id = self.codes.pop(code, None)
         if app_id is None:
-            return _error(404, "Not Found")
+            return github_error(404, "Not Found")
         app = self.apps[app_id]
-        return _json(
+        return json_response(
             201,
             {
                 "id": app.id,
@@ -305,17 +303,17 @@ class FakeGitHub:
     async def _access_token(self, installation_id: int) -> Response:
         app = self._app_of_jwt()
         if app is None:
-            return _error(401, "A JSON web token could not be decoded")
+            return github_error(401, "A JSON web token could not be decoded")
         if self.refuse_token_requests > 0:
             self.refuse_token_requests -= 1
-            return _error(403, "This installation has been suspended")
+            return github_error(403, "This installation has been suspended")
         if installation_id not in self.installations:
-            return _error(404, "Not Found")
+            return github_error(404, "Not Found")
         token = "ghs_" + secrets.token_urlsafe(27)
         expires = time.time() + self.token_lifetime
         self.issued.append(Issued(token, installation_id, expires))
         stamp = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _json(
+        return json_response(
             201,
             {
                 "token": token,
@@ -328,11 +326,11 @@ class FakeGitHub:
     async def _repository(self, repo_id: int) -> Response:
         issued = self._token_of_request()
         if issued is None:
-            return _error(401, "Bad credentials")
+            return github_error(401, "Bad credentials")
         repo = self.repos.get(repo_id)
         if repo is None or repo_id not in self.installations.get(issued.installation_id, set()):
-            return _error(404, "Not Found")
-        return _json(
+            return github_error(404, "Not Found")
+        return json_response(
             200,
             repo.summary()
             | {
@@ -363,6 +361,17 @@ class FakeGitHub:
             return None
         return app
 
+    def _live_installation_token(self, token: str) -> Issued | None:
+        return next(
+            (i for i in self.issued if hmac.compare_digest(i.token, token) and i.live()), None
+        )
+
+    def _covered_ids(self, issued: Issued) -> set[int]:
+        return self.installations.get(issued.installation_id, set())
+
+    def _repos_with(self, ids: set[int]) -> list[FakeRepo]:
+        return [self.repos[i] for i in ids if i in self.repos]
+
     def _token_of_request(self) -> Issued | None:
         token = _bearer(request.headers.get("Authorization", ""))
         for issued in self.issued:
@@ -375,7 +384,7 @@ class FakeGitHub:
         issued = self._git_token()
         self.git_requests.append((request.path, issued.token if issued else None))
         if repo is None or repo.gitdir is None:
-            return _error(404, "Not Found")
+            return github_error(404, "Not Found")
         covered = issued is not None and repo.id in self.installations.get(
             issued.installation_id, set()
         )
@@ -483,11 +492,3 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
 def _bearer(header: str) -> str:
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body), status, content_type="application/json")
-
-
-def _error(status: int, message: str) -> Response:
-    return _json(status, {"message": message, "documentation_url": "https://docs.github.com"})

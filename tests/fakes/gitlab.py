@@ -9,7 +9,9 @@ It behaves like GitLab where Oore depends on it, and checks what Oore sends:
 - REST v4, every call needing a live `Authorization: Bearer` access token (401 otherwise):
   `GET /user`, `GET /projects` (honouring `min_access_level`, paginated with `X-Next-Page`),
   `GET /projects/:id`, `POST /projects/:id/hooks` (Maintainer only; url and token required) and
-  `DELETE /projects/:id/hooks/:hook_id`.
+  `DELETE /projects/:id/hooks/:hook_id`, `POST /projects/:id/statuses/:sha` (GitLab's states;
+  the state a commit already has is refused with 400 "Cannot transition status", as GitLab
+  does; a token in `personal_tokens` works too, also as `PRIVATE-TOKEN`).
 - Git smart HTTP on the same origin (`{url}/{namespace}/{path}.git`), as in GitLab, through
   `git http-backend` (engineer A's tests/fakes/git_http.py), refusing anything but
   `Basic base64("oauth2:" + live access token)`.
@@ -28,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
 import trio
@@ -41,6 +43,17 @@ MAINTAINER, DEVELOPER = 40, 30
 PROJECT = re.compile(r"^/api/v4/projects/(\d+)$")
 HOOKS = re.compile(r"^/api/v4/projects/(\d+)/hooks$")
 HOOK = re.compile(r"^/api/v4/projects/(\d+)/hooks/(\d+)$")
+STATUSES = re.compile(r"^/api/v4/projects/([^/]+)/statuses/([^/]+)$")
+STATUS_STATES = ("pending", "running", "success", "failed", "canceled", "skipped")
+# The transitions GitLab's commit status state machine names, by the state asked for.
+EVENTS = {
+    "pending": "enqueue",
+    "running": "run",
+    "success": "succeed",
+    "failed": "drop",
+    "canceled": "cancel",
+    "skipped": "skip",
+}
 
 
 @dataclass(slots=True)
@@ -66,6 +79,16 @@ class Hook:
     url: str
     token: str
     body: dict[str, Any]  # as Oore sent it
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCall:
+    project: str  # as named in the path: an id, or the URL-encoded path
+    sha: str
+    body: dict[str, Any]
+    key: str | None  # its Idempotency-Key
+    token: str
+    status: int  # what the fake answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +119,10 @@ class FakeGitLab:
     hooks: dict[int, Hook] = field(default_factory=dict)
     git_seen: list[GitSeen] = field(default_factory=list)
     api_calls: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
+    personal_tokens: set[str] = field(default_factory=set)  # accepted besides OAuth tokens
+    status_calls: list[StatusCall] = field(default_factory=list)
+    commit_states: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    refuse_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -254,7 +281,9 @@ class FakeGitLab:
 
     def _api(self, request: Request) -> bytes:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme != "Bearer" or not self._live(token):
+        if "private-token" in request.headers:
+            scheme, token = "Bearer", request.headers["private-token"]
+        if scheme != "Bearer" or not (self._live(token) or token in self.personal_tokens):
             self.refused_tokens += 1
             return _json(401, {"message": "401 Unauthorized"})
         self.api_calls.append((request.method, request.path, parse_qs(request.query)))
@@ -272,6 +301,8 @@ class FakeGitLab:
             return self._add_hook(int(match[1]), request)
         if request.method == "DELETE" and (match := HOOK.match(request.path)):
             return self._delete_hook(int(match[1]), int(match[2]))
+        if request.method == "POST" and (match := STATUSES.match(request.path)):
+            return self._set_status(match[1], match[2], request, token)
         return _json(404, {"message": "404 Not Found"})
 
     def _list_projects(self, request: Request) -> bytes:
@@ -316,6 +347,54 @@ class FakeGitLab:
         shown = {k: v for k, v in body.items() if k != "token"}
         return _json(201, {"id": hook.id, "project_id": project_id, **shown})
 
+    def _set_status(self, project_ref: str, sha: str, request: Request, token: str) -> bytes:
+        answer = self._status_answer(project_ref, sha, request)
+        body = json.loads(request.body or b"{}")
+        status = int(answer.split(b" ", 2)[1])
+        key = request.headers.get("idempotency-key")
+        self.status_calls.append(StatusCall(project_ref, sha, body, key, token, status))
+        return answer
+
+    def _status_answer(self, project_ref: str, sha: str, request: Request) -> bytes:
+        if self.refuse_next:
+            status, headers = self.refuse_next.pop(0)
+            return _json(status, {"message": "refused by the test"}, headers)
+        project = self._project_of(project_ref)
+        if project is None:
+            return _json(404, {"message": "404 Project Not Found"})
+        body = json.loads(request.body or b"{}")
+        state, name = body.get("state"), body.get("name") or "default"
+        if state not in STATUS_STATES:
+            return _json(400, {"error": "state does not have a valid value"})
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            return _json(404, {"message": "404 Commit Not Found"})
+        where = (str(project.id), sha, name)
+        if self.commit_states.get(where) == state:
+            return _json(
+                400,
+                {"message": f"Cannot transition status via :{EVENTS[state]} from :{state}"},
+            )
+        self.commit_states[where] = state
+        answer = {
+            "id": 500 + len(self.status_calls),
+            "sha": sha,
+            "ref": body.get("ref"),
+            "status": state,
+            "name": name,
+            "target_url": body.get("target_url"),
+            "description": body.get("description"),
+            "created_at": "2026-01-01T00:00:00.000Z",
+            "author": {"username": self.username},
+            "allow_failure": False,
+        }
+        return _json(201, answer)
+
+    def _project_of(self, ref: str) -> Project | None:
+        if ref.isdigit():
+            return self.projects.get(int(ref))
+        path = unquote(ref)
+        return next((p for p in self.projects.values() if p.path_with_namespace == path), None)
+
     def _delete_hook(self, project_id: int, hook_id: int) -> bytes:
         hook = self.hooks.get(hook_id)
         if hook is None or hook.project_id != project_id:
@@ -342,7 +421,8 @@ class FakeGitLab:
             user, _, password = base64.b64decode(encoded).decode().partition(":")
         except ValueError:
             return False
-        return user == "oauth2" and self._live(password)
+        # A personal or project token works with any user name, as on GitLab.
+        return (user == "oauth2" and self._live(password)) or password in self.personal_tokens
 
 
 def _single(query: dict[str, list[str]]) -> dict[str, str]:
@@ -371,6 +451,8 @@ _REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
 }
 
 

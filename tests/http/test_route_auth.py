@@ -1,5 +1,8 @@
 """Every registered route is authenticated unless it is on the hard-coded public list.
 
+Dashboard pages are checked apart: they take only the session cookie and send a browser without
+one to /login; the API takes the cookie too, but refuses a write that lacks the CSRF token.
+
 Routes are read from the app's URL map (plus the webhook receivers in front of Quart), so a route
 added later is covered without touching this file; the public set is written out here so that
 marking a route `@public` by mistake fails too.
@@ -29,6 +32,22 @@ PUBLIC = {
     ("POST", "/api/webhooks/gitlab/{repository_id}"),
     ("GET", "/api/github/callback"),  # protected by its single-use state
     ("GET", "/api/gitlab/callback"),  # protected by its single-use state
+    ("GET", "/api/badges/{repository_id}.svg"),  # only for repositories with badge_public
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),  # needs the session's CSRF token when there is a session
+    ("GET", "/static/{asset_version}/{filename}"),  # the dashboard's CSS and scripts
+}
+# The dashboard's pages: a session cookie, or a redirect to /login.
+PAGES = {
+    ("GET", "/"),
+    ("GET", "/builds"),
+    ("GET", "/builds/{build_id}"),
+    ("GET", "/repositories"),
+    ("GET", "/repositories/{repository_id}"),
+    ("GET", "/events"),
+    ("GET", "/events/{event_id}"),
+    ("GET", "/settings"),
 }
 # At least these need the admin token; more may be marked `@admin_only` later.
 ADMIN_ONLY = {
@@ -38,6 +57,15 @@ ADMIN_ONLY = {
     ("PUT", "/api/gitlab/application"),
     ("GET", "/api/gitlab/authorize"),
     ("POST", "/api/github/manifest"),
+    # Where Oore sends its Slack and SMTP secrets (issue 13's review).
+    ("GET", "/api/settings/slack"),
+    ("PUT", "/api/settings/slack"),
+    ("DELETE", "/api/settings/slack"),
+    ("POST", "/api/settings/slack/test"),
+    ("GET", "/api/settings/smtp"),
+    ("PUT", "/api/settings/smtp"),
+    ("DELETE", "/api/settings/smtp"),
+    ("POST", "/api/settings/smtp/test"),
 }
 SAFE = {"GET"}
 FAST_PATH = "webhook fast path"
@@ -55,11 +83,15 @@ class Route:
         return (self.method, self.template)
 
 
-def all_routes(app: QuartTrio, *, websocket: bool = False) -> list[Route]:
-    """The HTTP routes, or with `websocket` the WebSocket ones, each with a random id filled in."""
+def all_routes(app: QuartTrio, *, websocket: bool = False, pages: bool = False) -> list[Route]:
+    """The HTTP routes, or with `websocket` the WebSocket ones, each with a random id filled in;
+    the dashboard's pages only with `pages` (and then only they)."""
     found = []
     for rule in app.url_map.iter_rules():
         if rule.websocket is not websocket:
+            continue
+        is_page = bool(getattr(app.view_functions[rule.endpoint], "_oore_page", False))
+        if is_page is not pages:
             continue
         template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         url = rule.rule
@@ -67,11 +99,12 @@ def all_routes(app: QuartTrio, *, websocket: bool = False) -> list[Route]:
             url = re.sub(rf"<(?:[^:<>]+:)?{argument}>", new_id(), url)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append(Route(method, template, url, rule.endpoint))
-    if not websocket:
+    if not websocket and not pages:
         for method, template in fastpath.ROUTES:
             url = template.replace("{repository_id}", new_id())
             found.append(Route(method, template, url, FAST_PATH))
-    assert len(found) >= (2 if websocket else 17)
+    if not pages:
+        assert len(found) >= (2 if websocket else 17)
     return found
 
 
@@ -211,7 +244,8 @@ async def test_public_routes_never_ask_for_a_bearer_token(app: QuartTrio) -> Non
             continue
         without = await answers(app, route, {})
         with_bad = await answers(app, route, {"Authorization": "Bearer wrong"})
-        assert without[0] != 401, route
+        # POST /login answers a missing token with its form page (401, HTML): not a bearer ask.
+        assert without != (401, "unauthorized"), route
         assert with_bad == without, route
 
 
@@ -258,3 +292,66 @@ async def test_websockets_close_4401_without_valid_credentials(
         for allowed in (admin, read):
             # An unknown build is 4404: past authentication, unlike 4401.
             assert await close_code(app, route.url, allowed) in (None, 4404), route
+
+
+async def test_pages_without_a_session_send_the_browser_to_login(
+    app: QuartTrio, admin: dict[str, str]
+) -> None:
+    routes = all_routes(app, pages=True)
+    assert {r.key for r in routes} == PAGES
+    for route in routes:
+        for headers in ({}, admin, {"Cookie": "oore_session=not-a-session"}):
+            # A page takes only the session cookie: a bearer token is not a sign-in.
+            response = await app.test_client().get(route.url, headers=headers)
+            assert response.status_code == 303, (route, headers)
+            assert response.headers["Location"].startswith("/login?next=/"), route
+
+
+async def _signed_in(app: QuartTrio, token: str) -> tuple[dict[str, str], str]:
+    client = app.test_client()
+    answer = await client.post("/login", form={"token": token})
+    assert answer.status_code == 303
+    session_id = answer.headers["Set-Cookie"].split(";")[0]
+    page = await (await client.get("/", headers={"Cookie": session_id})).get_data(as_text=True)
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    assert csrf is not None
+    return {"Cookie": session_id}, csrf[1]
+
+
+async def test_a_session_cookie_works_everywhere_but_writes_need_the_csrf_token(
+    app: QuartTrio, services: Services
+) -> None:
+    assert services.settings.admin_token is not None
+    cookie, csrf = await _signed_in(app, services.settings.admin_token)
+    for route in all_routes(app, pages=True):
+        response = await app.test_client().get(route.url, headers=cookie)
+        assert response.status_code in (200, 404), route
+    without_csrf, with_csrf = [], []
+    for route in all_routes(app):
+        if route.key in PUBLIC:
+            continue
+        status, code = await answers(app, route, cookie)
+        if route.method in SAFE:
+            assert status not in (401, 403), route
+            continue
+        if (status, code) != (403, "forbidden"):
+            without_csrf.append(route.key)
+        status, _ = await answers(app, route, {**cookie, "X-CSRF-Token": csrf})
+        if status in (401, 403):
+            with_csrf.append(route.key)
+    assert without_csrf == []
+    assert with_csrf == []
+
+
+async def test_a_read_session_may_only_read(app: QuartTrio, services: Services) -> None:
+    cookie, csrf = await _signed_in(app, await _token(services, TokenScope.READ))
+    refused = set()
+    for route in all_routes(app):
+        if route.key in PUBLIC:
+            continue
+        status, code = await answers(app, route, {**cookie, "X-CSRF-Token": csrf})
+        assert status != 401, route
+        if (status, code) == (403, "forbidden"):
+            refused.add(route.key)
+    private = {r.key for r in all_routes(app)} - PUBLIC
+    assert refused == {k for k in private if k[0] not in SAFE} | (ADMIN_ONLY & private)

@@ -18,6 +18,7 @@ from oore.pipeline import (
     load,
     validate,
 )
+from oore.pipeline.loader import SELF_HOSTED
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -127,10 +128,14 @@ def test_flutter_ios_publishing_has_slack_email_and_scripts() -> None:
     assert dict(pub.other) == {}
 
 
-def test_flutter_file_warns_only_about_the_recorded_publisher() -> None:
+def test_flutter_file_warns_about_instance_types_and_the_recorded_publisher() -> None:
     pipeline = fixture("flutter_app.yaml")
     assert list(pipeline.workflows) == ["android-release", "ios-release"]
     assert pipeline.warnings == (
+        *(
+            PipelineWarning("flutter_app.yaml", line, f"workflows.{wf}.instance_type", SELF_HOSTED)
+            for line, wf in ((5, "ios-release"), (35, "android-release"))
+        ),
         PipelineWarning(
             "flutter_app.yaml",
             80,
@@ -208,6 +213,8 @@ def test_android_native_plain_string_scripts_and_warnings() -> None:
         "android": {"app_id": "1:1234567890:android:abcdef", "groups": ["qa"]},
     }
     assert [(w.line, w.key) for w in pipeline.warnings] == [
+        (4, "workflows.android-debug.instance_type"),
+        (12, "workflows.android-debug.environment.node"),  # java 17 is honoured: no warning
         (17, "workflows.android-debug.triggering.events[2]"),
         (39, "workflows.android-debug.publishing.firebase"),
         (45, "workflows.android-debug.publishing.scripts"),
@@ -244,3 +251,29 @@ def test_loaded_values_are_read_only() -> None:
         wf.environment.vars["X"] = "y"  # type: ignore[index]
     with pytest.raises(AttributeError):
         wf.name = "other"  # type: ignore[misc]
+
+
+def test_validate_says_which_keys_a_self_hosted_machine_ignores() -> None:
+    text = """\
+workflows:
+  app:
+    instance_type: mac_mini_m2
+    max_build_duration: 30
+    environment:
+      flutter: 3.19.0
+      java: 17
+      xcode: latest
+      cocoapods: default
+      node: 20.11.1
+      ruby: latest
+    scripts:
+      - echo hi
+"""
+    report = validate(text, "codemagic.yaml")
+    assert report.ok
+    assert [(w["line"], w["key"]) for w in report.warnings] == [
+        (3, "workflows.app.instance_type"),
+        (10, "workflows.app.environment.node"),
+    ]
+    assert "ignored on a self-hosted machine" in report.warnings[0]["message"]
+    assert "not 20.11.1" in report.warnings[1]["message"]

@@ -4,6 +4,7 @@ service needs, and (where systemd-analyze exists) the unit passes `systemd-analy
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import plistlib
 import shutil
 import subprocess
@@ -79,11 +80,34 @@ def test_unit_has_what_systemd_needs() -> None:
     assert int(service["TimeoutStopSec"]) >= LAYOUT.shutdown_grace
     assert unit["Unit"]["After"] == "network-online.target"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert service["User"] == "root"  # builds run as OORE_BUILD_USER, which oored switches to
+    assert service["WorkingDirectory"] == "/var/lib/oore"
     environment = [line for line in text.splitlines() if line.startswith("Environment=")]
     assert environment == [
         "Environment=OORE_ENV_FILE=/etc/oore/oore.env",
         "Environment=HOME=/var/lib/oore/home",
+        f"Environment=PATH={OORED.parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
     ]
+
+
+def test_unit_and_plist_path_follow_oore_build_path() -> None:
+    layout = dataclasses.replace(LAYOUT, build_path="/opt/flutter/bin:/usr/bin:/bin")
+    expected = f"{OORED.parent}:/opt/flutter/bin:/usr/bin:/bin"
+    assert f"Environment=PATH={expected}\n" in Systemd().render_unit(layout)
+    plist = plistlib.loads(Launchd().render_plist(layout).encode())
+    assert plist["EnvironmentVariables"]["PATH"] == expected
+    assert (plist["UserName"], plist["WorkingDirectory"]) == ("root", "/var/lib/oore")
+
+
+def test_an_oored_under_tmp_is_a_private_tmp_trap() -> None:
+    assert Systemd().warnings(LAYOUT) == []
+    for place in ("/tmp/venv/bin/oored", "/var/tmp/oore/bin/oored"):
+        under_tmp = dataclasses.replace(LAYOUT, oored=Path(place))
+        (warning,) = Systemd().warnings(under_tmp)
+        assert f"oored is under a temporary folder ({place})" in warning
+        assert "PrivateTmp=yes" in warning
+        assert "install oore outside /tmp" in warning
+        assert Launchd().warnings(under_tmp) == []  # launchd has no private /tmp
 
 
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:

@@ -11,16 +11,23 @@ import pytest
 import trio
 
 from oore.errors import Conflict, IllegalTransition, NotFound
+from oore.ids import new_id
 from oore.model import (
+    Artifact,
     Build,
     BuildStatus,
     EventState,
     Provider,
     Repository,
+    Step,
+    StepStatus,
     Trigger,
     TriggerKind,
+    WorkflowMatch,
+    utcnow,
 )
-from oore.store.base import BuildFilter
+from oore.store.base import BuildFilter, EventFilter
+from oore.store.changes import ChangeKind
 from oore.store.sqlite import SqliteStore
 from tests.store.factories import (
     NO_SECRETS,
@@ -172,7 +179,7 @@ async def test_create_builds_for_event_needs_a_pending_event(store: SqliteStore)
     assert await store.builds_for_event(event_id) == []
 
 
-async def test_an_event_with_no_builds_is_closed_with_its_repository_kept(
+async def test_an_event_with_no_builds_is_ignored_with_its_repository_kept(
     store: SqliteStore,
 ) -> None:
     repo = await registered(store)
@@ -180,7 +187,25 @@ async def test_an_event_with_no_builds_is_closed_with_its_repository_kept(
     await store.insert_event(event)
     assert await store.create_builds_for_event(event.id, [], "no workflow", make_trigger()) == []
     closed = await store.get_event(event.id)
-    assert (closed.state, closed.repository_id) == (EventState.PROCESSED, repo.id)
+    assert (closed.state, closed.repository_id) == (EventState.IGNORED, repo.id)
+
+
+async def test_an_event_keeps_which_workflows_matched_until_it_is_reset(
+    store: SqliteStore,
+) -> None:
+    repo = await registered(store)
+    event_id = await pending_event(store)
+    matches = (
+        WorkflowMatch("ios", True),
+        WorkflowMatch("android", False, "branch 'feature/x' not matched by branch_patterns"),
+    )
+    builds = [make_build(repo, "ios")]
+    await store.create_builds_for_event(event_id, builds, "1 build", make_trigger(), matches)
+    closed = await store.get_event(event_id)
+    assert (closed.state, closed.workflows) == (EventState.PROCESSED, matches)
+    assert (await store.list_events(EventFilter(), None, 10)).items[0].workflows == matches
+    reopened = await store.reset_event(event_id)
+    assert (reopened.state, reopened.workflows) == (EventState.PENDING, ())
 
 
 # --- the queue -----------------------------------------------------------------------------
@@ -418,3 +443,58 @@ async def test_failed_build_writes_announce_nothing(store: SqliteStore) -> None:
         await store.set_build_fields(build.id, workspace="/ws")  # a fact, not a change
     assert seen.seen == []
     assert (await store.get_event(event_id)).state is EventState.PENDING
+
+
+# --- a daemon restart's interrupted builds --------------------------------------------------
+
+
+async def test_an_interrupted_build_is_requeued_as_itself_without_its_first_run(
+    store: SqliteStore,
+) -> None:
+    repo = await registered(store)
+    build = await store.create_build(make_build(repo))
+    await running(store, build.id)
+    await store.set_build_fields(build.id, process_group=4242, workspace="/tmp/ws")
+    step = Step(id=new_id(), build_id=build.id, index=0, name="compile")
+    await store.create_steps([step])
+    await store.transition_step(step.id, StepStatus.RUNNING)
+    artifact = Artifact(
+        new_id(), build.id, "app.ipa", f"{build.id}/app.ipa", 1, "0" * 64, "x/y", utcnow()
+    )
+    await store.add_artifacts([artifact])
+    with witness(store) as seen:
+        again = await store.requeue_interrupted(build.id)
+    assert (again.id, again.number, again.status, again.recovered) == (
+        build.id,
+        build.number,
+        BuildStatus.QUEUED,
+        True,
+    )
+    assert (again.started_at, again.process_group, again.workspace) == (None, None, None)
+    assert await store.get_steps(build.id) == []
+    assert await store.list_artifacts(build.id) == []
+    assert [(c.kind, c.build, row) for c, row in seen.seen] == [
+        (ChangeKind.BUILD_CHANGED, again, "queued")  # announced once committed
+    ]
+
+
+async def test_only_a_started_build_can_be_requeued(store: SqliteStore) -> None:
+    repo = await registered(store)
+    build = await store.create_build(make_build(repo))
+    with pytest.raises(IllegalTransition):
+        await store.requeue_interrupted(build.id)
+    await running(store, build.id)
+    await store.transition_build(build.id, BuildStatus.SUCCEEDED)
+    with pytest.raises(IllegalTransition):
+        await store.requeue_interrupted(build.id)
+
+
+async def test_a_cancelled_build_names_the_build_that_superseded_it(store: SqliteStore) -> None:
+    repo = await registered(store)
+    older = await store.create_build(make_build(repo))
+    newer = await store.create_build(make_build(repo))
+    cancelled = await store.transition_build(
+        older.id, BuildStatus.CANCELLED, cancelled_by=newer.id, cancelled_by_number=newer.number
+    )
+    assert (cancelled.cancelled_by, cancelled.cancelled_by_number) == (newer.id, 2)
+    assert (await store.get_build(older.id)).cancelled_by == newer.id

@@ -40,7 +40,9 @@ def test_migrations_from_empty_then_rerun(tmp_path: Path) -> None:
         "api_tokens",
         "secrets",
         "credentials",
-        "notification_outbox",
+        "deliveries",  # 0007 replaced the initial notification_outbox
+        "notification_settings",
+        "notification_targets",
     ):
         assert table in tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -125,6 +127,9 @@ NOT_ANNOUNCED = {
     "create_token",
     "revoke_token",
     "touch_token",
+    "create_session",  # dashboard sessions: read on each request, never cached
+    "touch_session",
+    "delete_session",
     "create_steps",  # a build's steps are created before it runs; each is announced as it moves
     "set_build_fields",  # recorded facts (workspace, process group), see RECORDED_FIELDS
     "add_artifacts",
@@ -143,6 +148,20 @@ NOT_ANNOUNCED = {
     "set_gitlab_project",
     "set_repository_credential",  # read on each fetch, never cached
     "delete_repository_credential",
+    "reset_sending",  # the notifier's own outbox bookkeeping: nothing follows it
+    "claim_deliveries",
+    "delivery_sent",
+    "delivery_failed",
+    "add_webhook_target",  # read by the outbox inside each build change, never cached
+    "delete_webhook_target",
+    "put_notification_setting",  # Slack/SMTP: read by the outbox and channels, never cached
+    "delete_notification_setting",
+    # Retention: a build's status does not change when its files expire, and followers of
+    # finished builds (durations, the dashboard) must not see it finish twice.
+    "expire_build_files",
+    "files_removed",
+    "delete_old_events",
+    "delete_old_deliveries",  # finished notifications only; nobody follows those
 }
 
 

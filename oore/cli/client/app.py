@@ -14,9 +14,11 @@ from oore.cli.client.commands import (
     events,
     github,
     gitlab,
+    notifications,
     pipelines,
     repos,
     secrets,
+    settings,
     system,
     tokens,
 )
@@ -83,7 +85,19 @@ def cli(
     ctx.obj = Session(options)
 
 
-for module in (system, repos, builds, events, pipelines, secrets, tokens, gitlab, github):
+for module in (
+    system,
+    repos,
+    builds,
+    events,
+    pipelines,
+    secrets,
+    tokens,
+    gitlab,
+    github,
+    notifications,
+    settings,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -199,6 +199,8 @@ def _closed(code: int | None, reason: str | None, server: str) -> CliError:
         return CliError(f"not allowed: {reason}", ExitCode.AUTH)
     if code == 4404:
         return CliError(f"not found: {reason}", ExitCode.NOT_FOUND)
+    if code == 4410:  # retention removed the log
+        return CliError(f"gone: {reason}", ExitCode.NOT_FOUND)
     # Anything else (the daemon restarting, a proxy hanging up): reconnect and resume.
     return CliError(
         f"the log stream from {server} closed ({code})", ExitCode.UNREACHABLE, transient=True

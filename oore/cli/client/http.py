@@ -112,6 +112,8 @@ def answer_error(response: httpx.Response, *, has_token: bool) -> CliError:
         return CliError(f"not allowed: {message}", ExitCode.AUTH)
     if status == 404:
         return CliError(f"not found: {message}", ExitCode.NOT_FOUND)
+    if status == 410:
+        return CliError(f"gone: {message}", ExitCode.NOT_FOUND)
     if status == 422:
         return CliError(f"invalid input: {message}", ExitCode.INVALID)
     if status in INVALID_STATUSES:

@@ -82,16 +82,28 @@ class Output:
         """A remark for the person at the terminal, on stderr (so stdout stays parseable)."""
         self.errors.print(Text(message, style="dim"), soft_wrap=True)
 
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> None:
-        """Columns aligned by padding (like `docker ps`): no borders, nothing cut, and lines a
-        script can still split on whitespace."""
+    def table(
+        self,
+        headers: Sequence[str],
+        rows: Iterable[Sequence[Cell]],
+        *,
+        shrink: Sequence[str] = (),
+        optional: Sequence[str] = (),
+    ) -> None:
+        """Columns aligned by padding (like `docker ps`): no borders, and lines a script can
+        still split on whitespace. Rows fit the console's width: the `shrink` columns may be
+        cut with an ellipsis, the `optional` ones left out (`oore.cli.client.fit`)."""
+        from oore.cli.client.fit import fit
+
         cells = [[Text(h, style="bold") for h in headers]]
         cells += [[c if isinstance(c, Text) else Text(c) for c in row] for row in rows]
         if len(cells) == 1:
             return self.note("(none)")
-        widths = [max(len(row[i].plain) for row in cells) for i in range(len(headers))]
+        natural = [max(row[i].cell_len for row in cells) for i in range(len(headers))]
+        layout = fit(headers, natural, self.console.width, shrink=shrink, optional=optional)
+        widths = [layout.widths[i] for i in layout.shown]
         for row in cells:
-            self._aligned(row, widths)
+            self._aligned([_cut(row[i], layout.widths[i]) for i in layout.shown], widths)
 
     def fields(self, pairs: Iterable[tuple[str, Cell | None]]) -> None:
         """`name: value` lines with the values aligned; empty values are left out."""
@@ -108,9 +120,17 @@ class Output:
                 line.append("  ")
             line.append_text(cell)
             if i < len(row) - 1:
-                line.append(" " * (widths[i] - len(cell.plain)))
+                line.append(" " * (widths[i] - cell.cell_len))
         with reader_gone():
             self.console.print(line, soft_wrap=True)
+
+
+def _cut(cell: Text, width: int) -> Text:
+    if cell.cell_len <= width:
+        return cell
+    cut = cell.copy()
+    cut.truncate(width, overflow="ellipsis")
+    return cut
 
 
 def status(value: str | None, label: str | None = None) -> Text:

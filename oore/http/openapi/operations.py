@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from oore.http.notifications import KINDS as NOTIFICATION_KINDS
 from oore.http.openapi.schemas import ID, OCTETS, Json, enum, query_param, string
-from oore.model import BuildStatus, EventState, Provider
+from oore.model import BuildStatus, DeliveryState, EventState, Provider
 
 ERROR_DESCRIPTIONS = {
     400: "The request is malformed (bad JSON, missing header, wrong provider).",
@@ -14,6 +15,7 @@ ERROR_DESCRIPTIONS = {
     403: "The token's scope or kind does not allow this request.",
     404: "No such object.",
     409: "The request conflicts with the current state.",
+    410: "Retention removed it (`expired`): the message says when and which setting.",
     413: "The request body is over the configured limit.",
     416: "The Range header asks for bytes the file does not have.",
     422: "A field is invalid; `error.field` names it.",
@@ -197,6 +199,92 @@ GITHUB_OPERATIONS: tuple[Operation, ...] = (
     ),
 )  # fmt: skip
 
+DELIVERY_QUERY = (
+    query_param("state", enum([s.value for s in DeliveryState]), "Only deliveries in this state"),
+    query_param("build", ID, "Only deliveries about this build id"),
+    query_param("kind", enum(list(NOTIFICATION_KINDS)), "Only deliveries of this channel kind"),
+    query_param("cursor", string(), "`next_cursor` of the previous page"),
+    query_param("limit", PAGE_SIZE, "Page size"),
+)
+WEBHOOK_TARGETS = "/api/notifications/webhooks"
+NOTIFICATION_OPERATIONS = (
+    Operation(
+        "GET", "/api/notifications",
+        "List notification deliveries (statuses, checks, Slack, email, signed webhooks), "
+        "newest first", "notifications",
+        {200: ("A page of deliveries", "DeliveryPage")}, (401, 422), query=DELIVERY_QUERY,
+    ),
+    Operation(
+        "POST", "/api/notifications/{delivery_id}/resend",
+        "Send a dead or delivered delivery again (its maximum age starts over)", "notifications",
+        {200: ("Pending again", "Delivery")}, (401, 403, 404, 409),
+    ),
+    Operation(
+        "GET", WEBHOOK_TARGETS,
+        "List signed webhook targets (never their secrets; each URL without user, password or "
+        "query); global targets only for the admin token", "notifications",
+        {200: ("Targets", "WebhookTargetList")}, (401,),
+    ),
+    Operation(
+        "POST", WEBHOOK_TARGETS,
+        "Add a signed webhook target; the secret is stored sealed and never shown (a global "
+        "target, without repository_id: admin token only)",
+        "notifications", {201: ("Added", "WebhookTarget")}, (400, *WRITE, 404, 422),
+        body="WebhookTargetCreate",
+    ),
+    Operation(
+        "DELETE", WEBHOOK_TARGETS + "/{target_id}",
+        "Remove a signed webhook target (a global one: admin token only)",
+        "notifications", {204: ("Removed", None)}, (401, 403, 404),
+    ),
+)  # fmt: skip
+
+SLACK_SETTING = "/api/settings/slack"
+SMTP_SETTING = "/api/settings/smtp"
+NOTIFY_SETTINGS_OPERATIONS = (
+    Operation(
+        "GET", SLACK_SETTING,
+        "How Oore posts to Slack (never the webhook URL or token; admin token only)",
+        "settings", {200: ("The setting", "SlackSetting")}, (401, 403, 404),
+    ),
+    Operation(
+        "PUT", SLACK_SETTING,
+        "Set how Oore posts to Slack: an incoming webhook or a bot token, stored sealed; "
+        "without one, the stored one is kept (admin token only)", "settings",
+        {200: ("Set", "SlackSetting")}, (400, *WRITE, 422), body="SlackSettingPut",
+    ),
+    Operation(
+        "DELETE", SLACK_SETTING, "Stop posting to Slack (admin token only)", "settings",
+        {204: ("Removed", None)}, (401, 403, 404),
+    ),
+    Operation(
+        "POST", SLACK_SETTING + "/test",
+        "Post a sample build report to Slack now (admin token only)", "settings",
+        {200: ("Sent", "TestSent")}, (400, *WRITE, 404, 422, 502), body="SlackTest",
+    ),
+    Operation(
+        "GET", SMTP_SETTING,
+        "The SMTP server Oore sends email through (never the password; admin token only)",
+        "settings", {200: ("The setting", "SmtpSetting")}, (401, 403, 404),
+    ),
+    Operation(
+        "PUT", SMTP_SETTING,
+        "Set the SMTP server (admin token only); the password is stored sealed, and kept "
+        "when not sent only while host, port, security and username stay the same (else 400: "
+        "send it again); a host at a private address needs OORE_ALLOW_PRIVATE_PROVIDERS",
+        "settings", {200: ("Set", "SmtpSetting")}, (400, *WRITE, 422), body="SmtpSettingPut",
+    ),
+    Operation(
+        "DELETE", SMTP_SETTING, "Stop sending email (admin token only)", "settings",
+        {204: ("Removed", None)}, (401, 403, 404),
+    ),
+    Operation(
+        "POST", SMTP_SETTING + "/test", "Email a sample build report now (admin token only)",
+        "settings",
+        {200: ("Sent", "TestSent")}, (400, *WRITE, 404, 422, 502), body="SmtpTest",
+    ),
+)  # fmt: skip
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/api/health", "Liveness and store health", "system",
@@ -205,6 +293,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/api/version", "Daemon and runtime versions", "system",
         {200: ("Versions", "Version")}, public=True,
+    ),
+    Operation(
+        "GET", "/api/badges/{repository_id}.svg",
+        "The status of the repository's latest finished build (succeeded, failed, timed out or "
+        "errored) as an SVG badge; public, for repositories with `badge_public` only (404 for "
+        "any other, as for a missing one). Sent with Cache-Control: no-cache", "repositories",
+        {200: ("The badge", {"image/svg+xml": "Svg"})}, (404,), public=True,
+        query=(
+            query_param("branch", string(), "Only builds of this branch"),
+            query_param("workflow", string(), "Only builds of this workflow id"),
+        ),
     ),
     Operation(
         "GET", "/metrics", "The daemon's figures in Prometheus's text format", "system",
@@ -320,7 +419,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "A build's log from line `since`: text, or NDJSON lines when Accept asks for it",
         "builds",
         {200: ("The lines (none before the build starts)", LOG_CONTENT)},
-        (401, 404, 422), query=LOG_QUERY, headers={200: ("X-Next-Line", "Content-Disposition")},
+        (401, 404, 410, 422),
+        query=LOG_QUERY, headers={200: ("X-Next-Line", "Content-Disposition")},
     ),
     Operation(
         "GET", ONE_BUILD + "/artifacts", "A build's artifacts", "builds",
@@ -392,6 +492,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     *GITLAB_OPERATIONS,
     *GITHUB_OPERATIONS,
+    *NOTIFICATION_OPERATIONS,
+    *NOTIFY_SETTINGS_OPERATIONS,
 )  # fmt: skip
 
 
@@ -418,4 +520,5 @@ CLOSE_CODES = {
     "4401": "No or bad credentials (bearer token or session cookie)",
     "4403": "The credentials do not allow this",
     "4404": "No such build",
+    "4410": "Retention removed the build's log",
 }

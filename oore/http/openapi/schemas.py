@@ -157,6 +157,18 @@ def _event_detail() -> Json:
             "payload": {"description": "The body as JSON, or {base64} when it is not JSON"},
             "size": {"type": "integer", "minimum": 0},
             "trigger": nullable({"type": "object"}),
+            "workflows": {
+                "type": "array",
+                "description": "Each workflow of the pipeline file: whether this event ran it,"
+                " and if not, why (empty until the event is processed)",
+                "items": obj(
+                    {
+                        "workflow": string(),
+                        "matched": {"type": "boolean"},
+                        "reason": nullable(string()),
+                    }
+                ),
+            },
             "builds": {"type": "array", "items": ref("BuildSummary")},
         }
     )
@@ -180,6 +192,9 @@ def _build_summary_properties() -> Json:
         "retry_of": nullable(ID),
         "queue_reason": nullable(string(description="Why a queued build waits")),
         "reason": nullable(string(description="Why it errored, was skipped or cancelled")),
+        "cancelled_by": nullable(  # the newer build that superseded it (cancel_previous_builds)
+            obj({"id": ID, "number": {"type": "integer", "minimum": 1}})
+        ),
         "created_at": TIMESTAMP,
         "started_at": nullable(TIMESTAMP),
         "finished_at": nullable(TIMESTAMP),
@@ -203,6 +218,12 @@ def _build_detail() -> Json:
                 {"type": "integer", "minimum": 1, "description": "1 = next; null unless queued"}
             ),
             "steps": {"type": "array", "items": ref("Step")},
+            "log_expired_at": nullable(
+                TIMESTAMP | {"description": "When retention removed the log (then 410)"}
+            ),
+            "artifacts_expired_at": nullable(
+                TIMESTAMP | {"description": "When retention removed the artifacts"}
+            ),
         }
     )
 
@@ -210,7 +231,16 @@ def _build_detail() -> Json:
 def _step() -> Json:
     return obj(
         {
-            "index": {"type": "integer", "minimum": 0},
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "From 0: the `step` of log lines and of ?step=",
+            },
+            "number": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "From 1: as people see it (the log's `==> [1] name` header)",
+            },
             "name": string(),
             "kind": enum(["script", "publishing"]),
             "status": enum([s.value for s in StepStatus]),
@@ -403,6 +433,7 @@ def _build_schemas() -> Json:
         "ArtifactList": _list_of("Artifact"),
         "Text": string(),
         "Binary": {"contentMediaType": OCTETS},
+        "Svg": {"type": "string", "contentMediaType": "image/svg+xml"},
         "LogLine": obj(
             {
                 "n": {"type": "integer", "minimum": 1, "description": "Line number, from 1"},
@@ -486,6 +517,8 @@ def schemas() -> Json:
         **_credential_schemas(),
         **_gitlab_schemas(),
         **_github_schemas(),
+        **_notification_schemas(),
+        **_notify_settings_schemas(),
     }
 
 
@@ -600,3 +633,17 @@ def _github_schemas() -> Json:
         },
         "RepositoryRegistered": {"oneOf": [ref("RepositoryWithSecret"), ref("Repository")]},
     }
+
+
+def _notification_schemas() -> Json:
+    # Imported here: that module builds on the helpers above.
+    from oore.http.openapi.notification_schemas import notification_schemas
+
+    return notification_schemas()
+
+
+def _notify_settings_schemas() -> Json:
+    # Imported here: that module builds on the helpers above.
+    from oore.http.openapi.notify_settings_schemas import notify_settings_schemas
+
+    return notify_settings_schemas()

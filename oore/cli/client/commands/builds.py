@@ -77,12 +77,14 @@ async def list_builds(
         names = {} if session.json else await repository_names(api)
     if session.json:
         return session.out.json(data)
-    _build_table(session.out, data["items"], names)
+    _build_table(session.out, data["items"], names, one_repository=repository is not None)
     if data.get("next_cursor"):
         session.out.note(f"more: oore build list --cursor {data['next_cursor']} ...")
 
 
-def _build_table(out: Output, builds: list[dict[str, Any]], names: dict[str, str]) -> None:
+def _build_table(
+    out: Output, builds: list[dict[str, Any]], names: dict[str, str], *, one_repository: bool
+) -> None:
     from oore.cli.client.output import ago, duration, elapsed, short, status
 
     rows = [
@@ -100,7 +102,12 @@ def _build_table(out: Output, builds: list[dict[str, Any]], names: dict[str, str
         for b in builds
     ]
     headers = ["#", "ID", "REPOSITORY", "WORKFLOW", "REF", "SHA", "STATUS", "CREATED", "TOOK"]
-    out.table(headers, rows)
+    if one_repository:  # named by --repo: the room goes to the names that differ
+        headers.pop(2)
+        rows = [row[:2] + row[3:] for row in rows]
+    # The id goes first when the terminal is narrow: REPOSITORY and # name the build too.
+    shrink = ["REPOSITORY", "WORKFLOW", "REF"] if not one_repository else ["WORKFLOW", "REF"]
+    out.table(headers, rows, shrink=shrink, optional=["ID"])
 
 
 @build.command("show")
@@ -135,14 +142,29 @@ async def show_build(session: Session, build_id: str) -> None:
             ("trigger", found.get("kind")),
             ("attempt", str(found["attempt"]) if found["attempt"] > 1 else None),
             ("retry of", found.get("retry_of")),
+            ("cancelled by", _cancelled_by(found)),
             ("created", ago(found["created_at"])),
             ("started", ago(found["started_at"]) if found.get("started_at") else None),
             ("took", duration(elapsed(found.get("started_at"), found.get("finished_at")))),
+            ("log", _expired(found.get("log_expired_at"))),
+            ("artifacts", _expired(found.get("artifacts_expired_at"))),
         ]
     )
     if found.get("steps"):
         session.out.line("")
         _step_table(session.out, found["steps"])
+
+
+def _expired(when: str | None) -> str | None:
+    """What `show` says of a log or artifacts retention removed (None: still kept)."""
+    from oore.cli.client.output import ago
+
+    return None if not when else f"expired {ago(when)} (retention)"
+
+
+def _cancelled_by(found: dict[str, Any]) -> str | None:
+    newer = found.get("cancelled_by")
+    return None if not newer else f"#{newer['number']} ({newer['id']})"
 
 
 @build.command("steps")
@@ -168,7 +190,7 @@ def _step_table(out: Output, items: list[dict[str, Any]]) -> None:
 
     rows = [
         [
-            str(s["index"]),
+            str(s.get("number", s["index"] + 1)),  # as the log's "==> [1] name" headers say
             s["name"],
             status(s["status"]),
             "-" if s.get("exit_code") is None else str(s["exit_code"]),
@@ -177,7 +199,7 @@ def _step_table(out: Output, items: list[dict[str, Any]]) -> None:
         ]
         for s in items
     ]
-    out.table(["#", "STEP", "STATUS", "EXIT", "TOOK", "REASON"], rows)
+    out.table(["#", "STEP", "STATUS", "EXIT", "TOOK", "REASON"], rows, shrink=["STEP", "REASON"])
 
 
 @build.command("artifacts")
@@ -201,7 +223,7 @@ async def artifacts(session: Session, build_id: str) -> None:
         [a["id"], a["name"], size(a["size"]), short(a["sha256"], 16), ago(a["created_at"])]
         for a in data["items"]
     ]
-    session.out.table(["ID", "NAME", "SIZE", "SHA256", "CREATED"], rows)
+    session.out.table(["ID", "NAME", "SIZE", "SHA256", "CREATED"], rows, shrink=["NAME"])
 
 
 for command in build_runs.COMMANDS:

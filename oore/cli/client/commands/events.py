@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import asyncclick as click
 
@@ -67,7 +68,12 @@ async def list_events(
         ]
         for e in data["items"]
     ]
-    session.out.table(["ID", "PROVIDER", "EVENT", "STATE", "RECEIVED", "REASON"], rows)
+    session.out.table(
+        ["ID", "PROVIDER", "EVENT", "STATE", "RECEIVED", "REASON"],
+        rows,
+        shrink=["EVENT", "REASON"],  # `oore events show ID` has the whole reason
+        optional=["PROVIDER"],
+    )
     if data.get("next_cursor"):
         session.out.note(f"more: oore events list --cursor {data['next_cursor']} ...")
 
@@ -77,7 +83,8 @@ async def list_events(
 @click.option("--payload", is_flag=True, help="Also print the delivery's payload.")
 @pass_session
 async def show_event(session: Session, event_id: str, payload: bool) -> None:
-    """Show a stored delivery: its state, the reason, and the builds it made.
+    """Show a stored delivery: its state, the reason, the builds it made and, for each
+    workflow it did not run, why not.
 
     \b
     Example:
@@ -105,8 +112,26 @@ async def show_event(session: Session, event_id: str, payload: bool) -> None:
     )
     for made in found.get("builds", []):
         session.out.line(f"  {build_label(made)} {made['workflow']} ", status(made["status"]))
+    _workflows(session, found.get("workflows") or [])
     if payload:
         session.out.line(json.dumps(found.get("payload"), indent=2, ensure_ascii=False))
+
+
+def _workflows(session: Session, workflows: list[dict[str, Any]]) -> None:
+    """Each workflow of the pipeline file: built, or why it did not match."""
+    from oore.cli.client.output import status
+
+    if workflows:
+        session.out.line("workflows:")
+    for found in workflows:
+        if found["matched"]:
+            session.out.line(f"  {found['workflow']}: ", status("succeeded", "matched"))
+        else:
+            session.out.line(
+                f"  {found['workflow']}: ",
+                status("skipped", "not matched"),
+                f" ({found['reason']})",
+            )
 
 
 @events.command("reprocess")

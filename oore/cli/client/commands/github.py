@@ -157,7 +157,10 @@ async def installations(session: Session) -> None:
         for r in i["repositories"]
     ]
     session.out.table(
-        ["INSTALLATION", "ACCOUNT", "REPOSITORY", "GITHUB ID", "VISIBILITY", "OORE ID"], rows
+        ["INSTALLATION", "ACCOUNT", "REPOSITORY", "GITHUB ID", "VISIBILITY", "OORE ID"],
+        rows,
+        shrink=["ACCOUNT", "REPOSITORY"],
+        optional=["VISIBILITY"],
     )
     if not rows:
         session.out.note("no installations yet: install the app (see `oore github setup`)")

@@ -153,7 +153,7 @@ async def projects(session: Session) -> None:
         [str(p["id"]), p["path_with_namespace"], "enabled" if p["enabled"] else "-"]
         for p in data["items"]
     ]
-    session.out.table(["ID", "PROJECT", "OORE"], rows)
+    session.out.table(["ID", "PROJECT", "OORE"], rows, shrink=["PROJECT"])
 
 
 @gitlab.command("enable")

@@ -56,7 +56,14 @@ async def list_repos(session: Session) -> None:
         for r in data["items"]
     ]
     headers = ["ID", "REPOSITORY", "PROVIDER", "BRANCH", "STATE", "CLONE URL", "ADDED"]
-    session.out.table(headers, rows)
+    # OWNER/NAME names a repository as well as its id does (`--repo acme/app`): kept whole,
+    # while the id may go when the terminal is narrow.
+    session.out.table(
+        headers,
+        rows,
+        shrink=["BRANCH", "CLONE URL"],
+        optional=["CLONE URL", "ID", "PROVIDER"],
+    )
 
 
 def _edit_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -47,7 +47,9 @@ async def list_groups(session: Session) -> None:
         [g["name"], ", ".join(g["variables"]), _scope_text(g["repositories"], names)]
         for g in data["items"]
     ]
-    session.out.table(["GROUP", "VARIABLES", "REPOSITORIES"], rows)
+    session.out.table(
+        ["GROUP", "VARIABLES", "REPOSITORIES"], rows, shrink=["VARIABLES", "REPOSITORIES"]
+    )
 
 
 @secrets.command("show")

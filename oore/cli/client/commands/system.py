@@ -148,7 +148,7 @@ async def list_profiles(session: Session) -> None:
         ["*" if name == found.default_profile else "", name, p.server or "-", _masked(p.token)]
         for name, p in sorted(found.profiles.items())
     ]
-    session.out.table(["", "PROFILE", "SERVER", "TOKEN"], rows)
+    session.out.table(["", "PROFILE", "SERVER", "TOKEN"], rows, shrink=["SERVER"])
 
 
 @profile.command("use")

@@ -73,7 +73,9 @@ async def list_tokens(session: Session) -> None:
         ]
         for t in data["items"]
     ]
-    session.out.table(["ID", "NAME", "SCOPE", "STATE", "CREATED", "LAST USED"], rows)
+    session.out.table(
+        ["ID", "NAME", "SCOPE", "STATE", "CREATED", "LAST USED"], rows, shrink=["NAME"]
+    )
 
 
 @token.command("revoke")

@@ -1,0 +1,186 @@
+"""The GitHub check-run channel against the fake GitHub on loopback: one run per build, created
+queued and updated in_progress then completed with GitHub's conclusion and the steps' table,
+with the App's installation token; GitHub's refusals mapped to retry or give up, never quoting
+the token."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+
+from oore.crypto import Sealer
+from oore.model import Provider, Repository, utcnow
+from oore.notify.base import DeliveryFailed
+from oore.notify.github_checks import GithubCheckChannel
+from oore.notify.sending import Sender
+from oore.providers.github_app import GithubApps
+from oore.store.base import RepositorySecrets
+from oore.store.sqlite import SqliteStore
+from tests.fakes.github import FakeGitHub, FakeRepo, serve_github
+from tests.notify.payloads import BASE_URL, BUILD_ID, SHA, delivery
+from tests.providers.test_github_app import covering, make_app
+
+
+@pytest.fixture
+async def github() -> AsyncIterator[FakeGitHub]:
+    async with trio.open_nursery() as nursery:
+        yield await nursery.start(serve_github)
+        nursery.cancel_scope.cancel()
+
+
+async def installed_repo(github: FakeGitHub, store: SqliteStore, sealer: Sealer) -> Repository:
+    await make_app(github, store, sealer)
+    github.add_repository(FakeRepo(42, "acme", "app", github.clone_url("acme", "app")))
+    github.installations[7] = {42}
+    await store.put_github_installation(covering(7, 42))
+    now = utcnow()
+    repo = Repository(
+        "01JREPO", Provider.GITHUB, "acme", "app", github.clone_url("acme", "app"),
+        github_repo_id=42, github_installation_id=7, created_at=now, updated_at=now,
+    )  # fmt: skip
+    await store.create_repository(repo, RepositorySecrets(None, None))
+    return repo
+
+
+def channel(github: FakeGitHub, store: SqliteStore, sealer: Sealer) -> GithubCheckChannel:
+    apps = GithubApps(store, sealer, api_url=github.url, allow_private=True)
+    return GithubCheckChannel(store, apps, Sender(allow_private=True), base_url=BASE_URL)
+
+
+async def test_a_build_makes_one_run_queued_then_in_progress_then_completed(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    created = await checks.send(delivery(repo, "github_check", "queued"))
+    assert created.ref is not None
+    (run,) = github.check_runs.values()
+    assert str(run["id"]) == created.ref
+    assert (run["name"], run["head_sha"], run["external_id"]) == ("android", SHA, BUILD_ID)
+    assert run["status"] == "queued"
+    assert run["details_url"] == f"{BASE_URL}/builds/{BUILD_ID}"
+
+    started = await checks.send(delivery(repo, "github_check", "started", chain_ref=created.ref))
+    assert started.ref == created.ref
+    assert run["status"] == "in_progress"
+    assert run["started_at"] == "2026-12-04T10:00:01.000Z"
+
+    await checks.send(delivery(repo, "github_check", "succeeded", chain_ref=created.ref))
+    assert len(github.check_runs) == 1
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert run["completed_at"] == "2026-12-04T10:02:11.000Z"
+    assert run["output"]["title"] == "android succeeded in 2m 10s"
+    summary = run["output"]["summary"]
+    assert "| # | Step | Status | Duration |" in summary
+    assert "| 1 | Get packages | succeeded | 4.2s |" in summary
+    assert "| 2 | Build \\| APK | failed | 2m 05s |" in summary  # the pipe escaped
+    assert f"[app.apk]({BASE_URL}/api/artifacts/01ART)" in summary
+
+    calls = github.check_calls
+    assert [(c.method, c.status) for c in calls] == [("POST", 201), ("PATCH", 200), ("PATCH", 200)]
+    assert [c.path for c in calls[1:]] == [f"/repos/acme/app/check-runs/{created.ref}"] * 2
+    keys = [c.key for c in calls]
+    assert keys == [
+        f"{BUILD_ID}:github_check:github:{e}" for e in ("queued", "started", "succeeded")
+    ]
+    (issued,) = github.issued  # one installation token, reused
+    assert {c.token for c in calls} == {issued.token}
+
+
+@pytest.mark.parametrize(
+    ("event", "conclusion"),
+    [
+        ("failed", "failure"),
+        ("errored", "failure"),
+        ("cancelled", "cancelled"),
+        ("timed_out", "timed_out"),
+        ("skipped", "skipped"),
+    ],
+)
+async def test_an_outcome_without_a_run_creates_it_completed_with_githubs_conclusion(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer, event: str, conclusion: str
+) -> None:
+    # The queued delivery went dead: the outcome still shows, as a new completed run.
+    repo = await installed_repo(github, store, sealer)
+    await channel(github, store, sealer).send(delivery(repo, "github_check", event))
+    (run,) = github.check_runs.values()
+    assert (run["status"], run["conclusion"]) == ("completed", conclusion)
+
+
+async def test_a_token_github_refuses_is_replaced_once(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    await checks.send(delivery(repo, "github_check", "queued"))
+    github.expire_tokens()  # revoked before its hour was up
+    await checks.send(delivery(repo, "github_check", "succeeded", chain_ref="7001"))
+    assert [c.status for c in github.check_calls] == [201, 401, 200]
+    assert len(github.issued) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after", "permanent"),
+    [
+        (429, {"Retry-After": "7"}, 7.0, False),
+        (502, {}, None, False),
+        (403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}, 0.0, False),
+        (403, {}, None, True),
+        (422, {}, None, True),
+        (404, {}, None, True),
+    ],
+)
+async def test_refusals_are_retried_or_given_up_as_github_means_them(
+    github: FakeGitHub,
+    store: SqliteStore,
+    sealer: Sealer,
+    status: int,
+    headers: dict[str, str],
+    retry_after: float | None,
+    permanent: bool,
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    github.refuse_next.append((status, headers))
+    with pytest.raises(DeliveryFailed) as failed:
+        await channel(github, store, sealer).send(delivery(repo, "github_check", "queued"))
+    assert (failed.value.retry_after, failed.value.permanent) == (retry_after, permanent)
+    assert f"HTTP {status}" in failed.value.why
+    assert github.issued[0].token not in failed.value.why
+
+
+async def test_no_answer_is_retried(store: SqliteStore, sealer: Sealer, github: FakeGitHub) -> None:
+    repo = await installed_repo(github, store, sealer)
+    apps = GithubApps(store, sealer, api_url="http://127.0.0.1:9", allow_private=True)
+    down = GithubCheckChannel(store, apps, Sender(allow_private=True), base_url=BASE_URL)
+    with pytest.raises(DeliveryFailed) as failed:
+        await down.send(delivery(repo, "github_check", "queued"))
+    assert not failed.value.permanent
+    assert "GitHub did not answer (ConnectError)" in failed.value.why
+
+
+async def test_a_repository_the_installation_does_not_cover_gets_no_run(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    other = dataclasses.replace(repo, id="01JOTHER", name="other", github_repo_id=99)
+    await store.create_repository(other, RepositorySecrets(None, None))
+    with pytest.raises(DeliveryFailed) as failed:
+        await channel(github, store, sealer).send(delivery(other, "github_check", "queued"))
+    assert failed.value.permanent
+    assert "has not reported" in failed.value.why
+    assert github.issued == []
+    assert github.check_calls == []
+
+
+async def test_a_removed_repository_is_given_up(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    await store.delete_repository(repo.id)
+    with pytest.raises(DeliveryFailed) as failed:
+        await channel(github, store, sealer).send(delivery(repo, "github_check", "queued"))
+    assert failed.value.permanent
+    assert "was removed" in failed.value.why
