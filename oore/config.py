@@ -56,6 +56,7 @@ class Settings:
     # What every build gets (oore.execution.hostenv): OORE_BUILD_PATH (None: the daemon's PATH),
     # OORE_BUILD_ENV_FILE's variables, and where side-by-side SDKs are found for a workflow's
     # environment.flutter/java/xcode (None: fvm's folder, the system's JDK folders).
+    build_nice: int = 10
     build_path: str | None = None
     build_env_file: Path | None = None
     flutter_sdks: tuple[Path, ...] | None = None

@@ -13,11 +13,12 @@ import hmac
 import os
 import secrets
 import string
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from oore.errors import CryptoError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -114,27 +115,47 @@ def aad(table: str, row_id: str, column: str) -> bytes:
 
 
 class Sealer:
-    """AES-256-GCM with a random 96-bit nonce per value; blob = version | nonce | ciphertext+tag."""
+    """AES-256-GCM with a random 96-bit nonce per value; blob = version | nonce | ciphertext+tag.
 
-    __slots__ = ("_aead",)
+    The cipher is made on first use: cryptography's native module is about 6.5 MiB of the
+    daemon's memory, which an idle daemon (it checks its key by `fingerprint`) does not need.
+    """
+
+    __slots__ = ("_cipher", "_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise ValueError(f"encryption key must be {KEY_BYTES} bytes")
-        self._aead = AESGCM(key)
+        self._key = key
+        self._cipher: AESGCM | None = None
+
+    def fingerprint(self) -> bytes:
+        """Names the key without revealing it (an HMAC of a constant): stored at the first
+        start, compared at every later one."""
+        return hmac.new(self._key, b"oore encryption key fingerprint", hashlib.sha256).digest()
+
+    def _aead(self) -> AESGCM:
+        if self._cipher is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._cipher = AESGCM(self._key)
+        return self._cipher
 
     def seal(self, plaintext: bytes, associated: bytes) -> bytes:
         # Random nonces are safe here: collisions become likely only after ~2**32 seals per key,
         # far beyond the number of secrets one Oore instance stores.
         nonce = os.urandom(NONCE_BYTES)
-        return SEAL_VERSION + nonce + self._aead.encrypt(nonce, plaintext, associated)
+        return SEAL_VERSION + nonce + self._aead().encrypt(nonce, plaintext, associated)
 
     def open(self, blob: bytes, associated: bytes) -> bytes:
         header = len(SEAL_VERSION) + NONCE_BYTES
         if len(blob) < header + TAG_BYTES or blob[:1] != SEAL_VERSION:
             raise CryptoError(_CANNOT_OPEN)
         nonce = blob[len(SEAL_VERSION) : header]
+        aead = self._aead()
+        from cryptography.exceptions import InvalidTag
+
         try:
-            return self._aead.decrypt(nonce, blob[header:], associated)
+            return aead.decrypt(nonce, blob[header:], associated)
         except InvalidTag as exc:
             raise CryptoError(_CANNOT_OPEN) from exc

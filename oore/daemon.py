@@ -28,7 +28,7 @@ from hypercorn.utils import repr_socket_addr, wrap_app
 
 from oore import __version__
 from oore.config import Settings
-from oore.crypto import Sealer, aad
+from oore.crypto import Sealer, aad, constant_time_equals
 from oore.errors import ConfigError, CryptoError, Unavailable
 from oore.execution.identity import BuildUser, build_user
 from oore.execution.isolation import secure_data_dir
@@ -43,6 +43,7 @@ from oore.wiring import Wiring, wire
 log = logging.getLogger("oore.daemon")
 
 KEY_CHECK = "key_check"
+KEY_FINGERPRINT = "key_fingerprint"
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -198,7 +199,17 @@ async def _watch_signals(shutdown: trio.Event) -> None:
 
 
 async def verify_key(store: Store, sealer: Sealer, settings: Settings) -> None:
-    """Refuse to start when the key cannot open what was sealed with the previous one."""
+    """Refuse to start when the key is not the one the data was sealed with.
+
+    Compared by the key's fingerprint, stored at the first start. A database from before
+    fingerprints has its sealed values (and the sealed canary older versions stored under
+    KEY_CHECK) opened instead, once: the fingerprint is stored then.
+    """
+    fingerprint = await store.get_meta(KEY_FINGERPRINT)
+    if fingerprint is not None:
+        if not constant_time_equals(fingerprint, sealer.fingerprint()):
+            raise _key_changed(settings)
+        return
     canary_aad = aad("meta", KEY_CHECK, "value")
     canary = await store.get_meta(KEY_CHECK)
     samples = await store.sealed_samples()
@@ -208,10 +219,13 @@ async def verify_key(store: Store, sealer: Sealer, settings: Settings) -> None:
         try:
             sealer.open(blob, associated)
         except CryptoError as exc:
-            raise ConfigError(
-                "OORE_ENCRYPTION_KEY: this key cannot open the data sealed in "
-                f"{settings.database_path}; the key changed since that data was stored. "
-                "Restore the previous key (env file or the data dir's encryption-key file)."
-            ) from exc
-    if canary is None:
-        await store.set_meta(KEY_CHECK, sealer.seal(b"oore key check", canary_aad))
+            raise _key_changed(settings) from exc
+    await store.set_meta(KEY_FINGERPRINT, sealer.fingerprint())
+
+
+def _key_changed(settings: Settings) -> ConfigError:
+    return ConfigError(
+        "OORE_ENCRYPTION_KEY: this key cannot open the data sealed in "
+        f"{settings.database_path}; the key changed since that data was stored. "
+        "Restore the previous key (env file or the data dir's encryption-key file)."
+    )

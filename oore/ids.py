@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ulid import ULID
 
 _last = ULID.from_int(0)
@@ -19,6 +21,12 @@ def new_id() -> str:
         made = ULID.from_int(int(_last) + 1)
     _last = made
     return str(made)
+
+
+def first_id_at(when: str) -> str:
+    """The smallest id that could be made at ISO time `when`: every id below it is older."""
+    moment = dt.datetime.fromisoformat(when)
+    return str(ULID.from_datetime(moment))[:10] + "0" * 16
 
 
 def new_ids(count: int) -> list[str]:

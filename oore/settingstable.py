@@ -414,6 +414,13 @@ SETTINGS: tuple[Setting, ...] = (
         "expected a user name or uid (the user builds run as), such as oore-build",
     ),
     Setting(
+        "OORE_BUILD_NICE",
+        "build_nice",
+        _int_in(0, 19),
+        10,
+        "expected a whole number from 0 (the daemon's priority) to 19 (the lowest)",
+    ),
+    Setting(
         "OORE_BUILD_PATH",
         "build_path",
         _parse_search_path,

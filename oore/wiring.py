@@ -124,6 +124,7 @@ def wire(settings: Settings, store: Store, sealer: Sealer, user: BuildUser) -> W
             user,
             host=host_env(settings),
             toolchains=toolchain_dirs(settings, (user.home, Path.home())),
+            nice=settings.build_nice,
         ),
         max_concurrent=settings.max_concurrent_builds,
         keep_failed_hours=settings.keep_failed_workspaces_hours,

@@ -407,6 +407,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "OORE_RETENTION_KEEP_BUILDS": {"retention_keep_builds": 10},
     "OORE_RETENTION_INTERVAL": {"retention_interval": 3600.0},
     "OORE_BUILD_USER": {"build_user": None},
+    "OORE_BUILD_NICE": {"build_nice": 10},
     "OORE_BUILD_PATH": {"build_path": None},
     "OORE_BUILD_ENV_FILE": {"build_env_file": None},
     "OORE_FLUTTER_SDKS": {"flutter_sdks": None},
@@ -464,6 +465,10 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
     "OORE_RETENTION_KEEP_BUILDS": [("-1", "expected a whole number >= 0"), ("2.5", ">= 0")],
     "OORE_RETENTION_INTERVAL": [("0", "expected a number of seconds > 0"), ("1h", "> 0")],
     "OORE_BUILD_USER": [("not a user", "expected a user name or uid")],
+    "OORE_BUILD_NICE": [
+        ("-1", "from 0 (the daemon's priority) to 19"),
+        ("20", "to 19 (the lowest)"),
+    ],
     "OORE_BUILD_PATH": [
         ("opt/flutter/bin:/usr/bin", "expected absolute folders separated by ':'"),
         (":", "absolute folders"),

@@ -14,8 +14,8 @@ import trio
 from oore import daemon
 from oore.actors.runtime import ChildSpec, Supervisor, SupervisorEscalation
 from oore.config import Settings
-from oore.crypto import Sealer
-from oore.errors import Unavailable
+from oore.crypto import Sealer, aad
+from oore.errors import ConfigError, Unavailable
 from oore.execution.identity import current_user
 from oore.store.sqlite import SqliteStore
 from oore.wiring import wire
@@ -71,3 +71,28 @@ async def test_a_taken_port_fails_before_the_store_is_opened(
         with pytest.raises(Unavailable, match=r"cannot listen on 127\.0\.0\.1"):
             await daemon.run(settings)
     assert not settings.database_path.exists()
+
+
+async def test_the_key_is_checked_by_its_fingerprint_once_stored(
+    store: SqliteStore, settings: Settings
+) -> None:
+    right, wrong = Sealer(b"\x01" * 32), Sealer(b"\x02" * 32)
+    await daemon.verify_key(store, right, settings)  # a new database: the fingerprint is stored
+    assert await store.get_meta(daemon.KEY_FINGERPRINT) == right.fingerprint()
+    assert await store.get_meta(daemon.KEY_CHECK) is None  # no sealing needed any more
+    await daemon.verify_key(store, right, settings)
+    with pytest.raises(ConfigError, match="the key changed since that data was stored"):
+        await daemon.verify_key(store, wrong, settings)
+
+
+async def test_a_database_from_before_fingerprints_is_checked_by_its_sealed_canary(
+    store: SqliteStore, settings: Settings
+) -> None:
+    right, wrong = Sealer(b"\x01" * 32), Sealer(b"\x02" * 32)
+    canary = right.seal(b"oore key check", aad("meta", daemon.KEY_CHECK, "value"))
+    await store.set_meta(daemon.KEY_CHECK, canary)  # what earlier versions stored
+    with pytest.raises(ConfigError, match="the key changed since that data was stored"):
+        await daemon.verify_key(store, wrong, settings)
+    assert await store.get_meta(daemon.KEY_FINGERPRINT) is None  # nothing stored for a wrong key
+    await daemon.verify_key(store, right, settings)
+    assert await store.get_meta(daemon.KEY_FINGERPRINT) == right.fingerprint()

@@ -57,6 +57,7 @@ class Dirs:
     user: BuildUser | None = None  # who scripts run as; None: the daemon's user and HOME
     host: HostEnv = field(default_factory=HostEnv)  # OORE_BUILD_PATH, OORE_BUILD_ENV_FILE
     toolchains: ToolchainDirs = field(default_factory=ToolchainDirs)  # environment.flutter...
+    nice: int = 10  # OORE_BUILD_NICE: how much less CPU priority scripts get than the daemon
 
     @property
     def build_user(self) -> BuildUser:
@@ -293,6 +294,7 @@ class BuildExecutor:
             grace=self.grace,
             on_start=self._record_group,
             user=self.user,
+            nice=self.dirs.nice,
         )
         await self.store.transition_step(
             step.id, outcome.status, exit_code=outcome.exit_code, error=outcome.error

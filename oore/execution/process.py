@@ -63,12 +63,14 @@ async def run(
     grace: float,
     on_start: Callable[[int], Awaitable[None]] | None = None,
     user: BuildUser | None = None,
+    nice: int = 0,
 ) -> Outcome:
     """Run until exit, deadline (trio time) or `cancel`; every process it started is gone when
-    this returns."""
+    this returns. `nice` lowers the script's CPU priority (and its children's) below the
+    daemon's, so builds that use every core leave the API and log streaming responsive."""
     try:
         process = await trio.lowlevel.open_process(
-            reaped(argv, user),
+            reaped(argv, user, nice),
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -96,12 +98,13 @@ async def run(
     return _outcome(ended, process.returncode)
 
 
-def reaped(argv: list[str], user: BuildUser | None) -> list[str]:
-    """`argv` under the reaper, to run as `user` (None or the daemon's own: as it is)."""
+def reaped(argv: list[str], user: BuildUser | None, nice: int = 0) -> list[str]:
+    """`argv` under the reaper, to run as `user` (None or the daemon's own: as it is), `nice`
+    steps below the daemon's priority."""
     ids = ["-1", "-1", ""]
     if user is not None and user.separate:
         ids = [str(user.uid), str(user.gid), ",".join(str(g) for g in user.groups)]
-    return [sys.executable, "-I", "-S", REAPER, *ids, "--", *argv]
+    return [sys.executable, "-I", "-S", REAPER, *ids, str(nice), "--", *argv]
 
 
 def _outcome(ended: str, code: int | None) -> Outcome:

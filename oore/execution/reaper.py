@@ -1,6 +1,7 @@
 """The step's reaper: a tiny process between the daemon and a build script (stdlib only).
 
-Run as `python -I -S reaper.py UID GID GROUPS -- ARGV...` (UID -1: keep the current user). It
+Run as `python -I -S reaper.py UID GID GROUPS NICE -- ARGV...` (UID -1: keep the current user;
+NICE: how many steps below the reaper's own CPU priority the script runs, 0-19). It
 makes itself a child subreaper (Linux `PR_SET_CHILD_SUBREAPER`), so a script's process that
 escapes its process group (`setsid sleep 600 &`, a double fork) is re-parented to the reaper
 instead of init and stays findable. It starts ARGV as the build user (groups, gid, uid dropped in
@@ -29,7 +30,7 @@ EXEC_FAILED = 127
 
 
 def main(args: list[str]) -> int:
-    uid, gid, groups, argv = _parse(args)
+    uid, gid, groups, nice, argv = _parse(args)
     _become_subreaper()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -37,16 +38,17 @@ def main(args: list[str]) -> int:
     for signum in (signal.SIGTERM, signal.SIGUSR1, signal.SIGCHLD, signal.SIGINT):
         signal.signal(signum, lambda *_: None)  # handled in the loop, via the wake-up fd
     parent = os.getppid()
-    child = _start(argv, uid, gid, groups)
+    child = _start(argv, uid, gid, groups, nice)
     status = _supervise(child, parent, wake_r)
     _kill_all()
     return _exit_like(status)
 
 
-def _parse(args: list[str]) -> tuple[int, int, list[int], list[str]]:
+def _parse(args: list[str]) -> tuple[int, int, list[int], int, list[str]]:
     split = args.index("--")
-    uid, gid, groups = args[:split]
-    return int(uid), int(gid), [int(g) for g in groups.split(",") if g], args[split + 1 :]
+    uid, gid, groups, nice = args[:split]
+    found = [int(g) for g in groups.split(",") if g]
+    return int(uid), int(gid), found, int(nice), args[split + 1 :]
 
 
 def _become_subreaper() -> None:
@@ -55,7 +57,7 @@ def _become_subreaper() -> None:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _start(argv: list[str], uid: int, gid: int, groups: list[int]) -> int:
+def _start(argv: list[str], uid: int, gid: int, groups: list[int], nice: int) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -64,6 +66,8 @@ def _start(argv: list[str], uid: int, gid: int, groups: list[int]) -> int:
             signal.signal(signum, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         os.umask(0o022)  # the daemon's is 077; builds expect the usual one
+        if nice:  # before dropping to the build user, who could not lower it back anyway
+            os.nice(nice)
         if uid >= 0:
             os.setgroups(groups)
             os.setgid(gid)

@@ -12,8 +12,9 @@ or see it listed; other tokens list the repositories' targets.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, g, jsonify, request
 
@@ -43,6 +44,7 @@ KINDS = ("github_check", "github_status", "gitlab_status", "slack", "email", "we
 MIN_SECRET = 16
 MAX_SECRET = 256
 MAX_URL = 2048
+URL_HASH_DIGITS = 12
 
 
 def delivery_json(d: DeliveryRecord) -> dict[str, Any]:
@@ -64,10 +66,18 @@ def delivery_json(d: DeliveryRecord) -> dict[str, Any]:
 
 
 def shown_url(url: str) -> str:
-    """`url` without what may be a credential: no user or password, the query as `?…`."""
+    """`url` as scheme and host only: receivers put their key in the query (`?token=`), in the
+    path (Zapier, Discord, n8n: `/hooks/<id>/<key>`) or in the user part; `/…` says there is
+    more. `url_sha256` tells targets apart without showing any of it."""
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "…" if parts.query else "", ""))
+    more = parts.path not in ("", "/") or bool(parts.query)
+    return f"{parts.scheme}://{host}/{'…' if more else ''}"
+
+
+def visible_targets(targets: list[WebhookTarget], admin: bool) -> list[WebhookTarget]:
+    """The targets a principal may see: a global one (every repository's) is the admin's."""
+    return [t for t in targets if admin or t.repository_id is not None]
 
 
 def target_json(t: WebhookTarget) -> dict[str, Any]:
@@ -75,6 +85,7 @@ def target_json(t: WebhookTarget) -> dict[str, Any]:
         "id": t.id,
         "repository_id": t.repository_id,
         "url": shown_url(t.url),
+        "url_sha256": hashlib.sha256(t.url.encode()).hexdigest()[:URL_HASH_DIGITS],
         "events": list(t.events),
         "created_at": t.created_at,
     }
@@ -107,9 +118,8 @@ async def resend(delivery_id: str) -> Response:
 
 @blueprint.get("/api/notifications/webhooks")
 async def list_targets() -> Response:
-    targets = await services().store.webhook_targets()
-    shown = [t for t in targets if _is_admin() or t.repository_id is not None]
-    return jsonify({"items": [target_json(t) for t in shown]})
+    targets = visible_targets(await services().store.webhook_targets(), _is_admin())
+    return jsonify({"items": [target_json(t) for t in targets]})
 
 
 @blueprint.post("/api/notifications/webhooks")

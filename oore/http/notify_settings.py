@@ -41,6 +41,7 @@ from oore.notify.settings import (
 )
 from oore.notify.slack import SlackChannel
 from oore.notify.smtp_delivery import LOGIN_IN_CLEAR, logs_in_clear
+from oore.pipeline.publishing import MAX_EMAIL_RECIPIENTS
 from oore.providers.outbound import public_addresses
 from oore.settingstable import is_private_host
 from oore.store.base import NotificationSetting
@@ -56,7 +57,7 @@ SECRET = re.compile(r"[\x21-\x7e]{1,4096}")
 PASSWORD = re.compile(r"[\x20-\x7e]{1,1024}")
 HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+|[^<>\r\n]{0,120}<[^\s<>@]+@[^\s<>@]+>")
-MAX_RECIPIENTS = 20
+MAX_RECIPIENTS = MAX_EMAIL_RECIPIENTS
 
 
 def slack_json(setting: NotificationSetting) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from oore.notify.report import Report
 from oore.notify.settings import SMTP, SettingsStore, opened
 from oore.notify.smtp_delivery import LOGIN_IN_CLEAR, Route, Server, deliver, logs_in_clear
 from oore.notify.summary import html_text, plain_text
+from oore.pipeline.publishing import MAX_EMAIL_RECIPIENTS
 from oore.providers.outbound import public_addresses
 
 TIMEOUT = 30.0  # seconds each SMTP socket operation may take
@@ -111,11 +112,17 @@ class EmailChannel:
 def mailboxes(recipients: Sequence[object]) -> list[tuple[str, str]]:
     """(display name, address) of each recipient; a `DeliveryFailed` for good naming those
     that are not an address (no later attempt could send to them)."""
+    if len(recipients) > MAX_EMAIL_RECIPIENTS:  # a pipeline stored before the limit
+        raise DeliveryFailed(
+            f"the build names {len(recipients)} email recipients; at most "
+            f"{MAX_EMAIL_RECIPIENTS} are sent to",
+            permanent=True,
+        )
     found, bad = [], []
     for recipient in (str(r).strip() for r in recipients):
-        match = RECIPIENT.fullmatch(recipient)
         if not recipient:
             continue
+        match = RECIPIENT.fullmatch(recipient)
         if match is None:
             bad.append(recipient[:80])
         else:

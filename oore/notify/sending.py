@@ -17,14 +17,17 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+import trio
 
 from oore.errors import Forbidden, Unavailable
 from oore.notify.base import DeliveryFailed
 from oore.providers.outbound import provider_client
 from oore.providers.provider_http import detail
+
+if TYPE_CHECKING:
+    import httpx  # for types only: oore.providers.outbound imports it on first use
 
 RETRIED = frozenset({408, 425, 429})
 MAX_DETAIL = 120
@@ -40,17 +43,23 @@ class Request:
 
 
 class Sender:
-    """Sends channel requests; one TLS context for all of them (building one costs ~20 ms)."""
+    """Sends channel requests; one TLS context for all of them, made at the first send in a
+    worker thread (loading the system's trust costs tens of milliseconds of CPU, and a few MiB
+    that a daemon with nothing to send does not need)."""
 
     def __init__(self, *, allow_private: bool, tls: ssl.SSLContext | None = None) -> None:
         self.allow_private = allow_private
-        self.tls = tls if tls is not None else httpx.create_ssl_context()
+        self._tls = tls
 
     async def send(self, name: str, request: Request) -> httpx.Response:
         """The answer, whatever its status; no answer at all is a retryable `DeliveryFailed`
         naming `name` (the target as users know it: "GitHub", "Slack")."""
+        import httpx
+
+        if self._tls is None:
+            self._tls = await trio.to_thread.run_sync(httpx.create_ssl_context)
         try:
-            async with provider_client(allow_private=self.allow_private, verify=self.tls) as http:
+            async with provider_client(allow_private=self.allow_private, verify=self._tls) as http:
                 return await http.request(request.method, request.url, **_content(request))
         except Forbidden:
             raise DeliveryFailed(

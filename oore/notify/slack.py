@@ -12,15 +12,16 @@ when it limits the rate: the delivery waits that long. chat.postMessage answers 
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from oore.crypto import Sealer
 from oore.notify.base import Delivery, DeliveryFailed, Sent
 from oore.notify.report import Report
 from oore.notify.sending import Request, Sender, failure, json_object
 from oore.notify.settings import SLACK, SettingsStore, opened
+
+if TYPE_CHECKING:
+    import httpx  # for types only: oore.providers.outbound imports it on first use
 
 NAME = "Slack"
 # chat.postMessage's errors worth retrying; any other `error` is a refusal for good.

@@ -195,7 +195,7 @@ class _Pinned(smtplib.SMTP):
         super().__init__(host, port, timeout=timeout)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return _open(self.pinned or (host,), port, timeout)
+        return _open(self.pinned, port, timeout)
 
 
 class _PinnedTls(smtplib.SMTP_SSL, _Pinned):

@@ -23,7 +23,7 @@ from oore.pipeline.fields import (
     text_list,
 )
 from oore.pipeline.spec import Environment, InputSpec, frozen_map
-from oore.pipeline.yamlload import YMap, YNode, YScalar, YSeq
+from oore.pipeline.ynodes import YMap, YNode, YScalar, YSeq
 
 TOOLS = ("flutter", "xcode", "cocoapods", "java", "node", "npm", "ndk", "ruby", "ubuntu")
 # Oore picks these versions among what the machine has (oore.execution.toolchains); the others

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 
 from oore.errors import InvalidPipeline
 from oore.pipeline.spec import PipelineWarning
-from oore.pipeline.yamlload import YMap, YNode, YPair, YScalar, YSeq
+from oore.pipeline.ynodes import YMap, YNode, YPair, YScalar, YSeq
 
 
 class Ctx:

@@ -31,7 +31,7 @@ from oore.pipeline.spec import (
 )
 from oore.pipeline.steps import parse_scripts, parse_when
 from oore.pipeline.triggers import TRIGGER_KEYS, parse_triggering
-from oore.pipeline.yamlload import PARSE_SECONDS, YMap, YNode, YPair, YScalar, parse_yaml
+from oore.pipeline.ynodes import PARSE_SECONDS, YMap, YNode, YPair, YScalar
 
 TOP_KEYS = ("workflows", "definitions")
 WORKFLOW_KEYS = (
@@ -84,6 +84,9 @@ class Built:
 
 
 def build(text: str, file: str, seconds: float = PARSE_SECONDS) -> Built:
+    # Imported at the first pipeline read: PyYAML is a megabyte an idle daemon does without.
+    from oore.pipeline.yamlload import parse_yaml
+
     ctx = Ctx(file)
     try:
         root = parse_yaml(

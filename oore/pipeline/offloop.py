@@ -16,7 +16,7 @@ import trio
 
 from oore.pipeline.report import Report, load, validate
 from oore.pipeline.spec import Pipeline
-from oore.pipeline.yamlload import PARSE_SECONDS
+from oore.pipeline.ynodes import PARSE_SECONDS
 
 _READERS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("pipeline_readers")
 

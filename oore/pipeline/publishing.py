@@ -18,11 +18,14 @@ from oore.pipeline.spec import (
     frozen_map,
 )
 from oore.pipeline.steps import parse_scripts
-from oore.pipeline.yamlload import YMap, YNode, YScalar, YSeq
+from oore.pipeline.ynodes import YMap, YNode, YScalar, YSeq
 
 RECORDED = ("app_store_connect", "google_play", "firebase")
 PUBLISHING_KEYS = ("email", "slack", "scripts", *RECORDED)
 EMAIL_KEYS = ("recipients", "notify")
+# Mail goes out through the operator's SMTP account: a pipeline (anyone who can push one)
+# must not make it a bulk mailer.
+MAX_EMAIL_RECIPIENTS = 20
 SLACK_KEYS = ("channel", "notify_on_build_start", "notify")
 NOTIFY_KEYS = ("success", "failure")
 
@@ -63,6 +66,12 @@ def _email(ctx: Ctx, section: YMap, path: str) -> tuple[tuple[str, ...], dict[st
     recipients = text_list(ctx, email, "recipients", epath)
     if not recipients:
         raise ctx.error(line, join(epath, "recipients"), "list at least one address")
+    if len(recipients) > MAX_EMAIL_RECIPIENTS:
+        raise ctx.error(
+            line,
+            join(epath, "recipients"),
+            f"list at most {MAX_EMAIL_RECIPIENTS} addresses (a mailing list counts as one)",
+        )
     return recipients, _notify(ctx, email, epath, dict(EMAIL_NOTIFY_DEFAULT))
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from oore.errors import InvalidPipeline
 from oore.pipeline.loader import build
 from oore.pipeline.spec import Pipeline
-from oore.pipeline.yamlload import PARSE_SECONDS
+from oore.pipeline.ynodes import PARSE_SECONDS
 
 
 def load(text: str, file: str = "codemagic.yaml", seconds: float = PARSE_SECONDS) -> Pipeline:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator
 
 from oore.pipeline.fields import Ctx, join
 from oore.pipeline.steps import unknown_input_message
-from oore.pipeline.yamlload import YMap, YNode, YScalar, YSeq
+from oore.pipeline.ynodes import YMap, YNode, YScalar, YSeq
 
 ENCRYPTED_MESSAGE = (
     "Codemagic Encrypted(...) values cannot be opened outside Codemagic: put the value in an "

@@ -27,7 +27,7 @@ from oore.pipeline.fields import (
 )
 from oore.pipeline.globs import PatternError, compile_glob
 from oore.pipeline.spec import MAX_BUILD_MINUTES, Script, When
-from oore.pipeline.yamlload import YMap, YNode, YPair, YScalar
+from oore.pipeline.ynodes import YMap, YNode, YPair, YScalar
 
 SCRIPT_KEYS = (
     "name",

@@ -23,7 +23,7 @@ from oore.pipeline.fields import (
 )
 from oore.pipeline.globs import PatternError, compile_glob
 from oore.pipeline.spec import BranchPattern, TagPattern, Triggering
-from oore.pipeline.yamlload import YMap, YNode, YScalar
+from oore.pipeline.ynodes import YMap, YNode, YScalar
 
 EVENTS = ("push", "pull_request", "tag")
 RECORDED_EVENTS = ("pull_request_labeled",)

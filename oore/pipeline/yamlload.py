@@ -15,22 +15,24 @@ bomb) is refused within the budget instead of holding a worker thread or the eve
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from oore.errors import InvalidPipeline
+from oore.pipeline.ynodes import (
+    MAX_EXPANDED_NODES,
+    MAX_TEXT_CHARS,
+    PARSE_SECONDS,
+    Warn,
+    YMap,
+    YNode,
+    YPair,
+    YScalar,
+    YSeq,
+)
 
-# Aliases share nodes, so a few lines can stand for an exponential tree ("billion laughs").
-MAX_EXPANDED_NODES = 100_000
-# As much as the API and git accept for a pipeline file (1 MiB), counted in characters.
-MAX_TEXT_CHARS = 1 << 20
-# The pure-Python composer is slow on anchor-heavy YAML (bench/RESULTS.md, "Figures behind
-# design notes"); a real file takes milliseconds.
-PARSE_SECONDS = 5.0
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TYPED_TAGS = {
     "tag:yaml.org,2002:bool": SafeConstructor.construct_yaml_bool,
@@ -38,39 +40,6 @@ _TYPED_TAGS = {
     "tag:yaml.org,2002:float": SafeConstructor.construct_yaml_float,
 }
 _CONSTRUCTOR = SafeConstructor()
-
-Warn = Callable[[int, str, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class YScalar:
-    line: int
-    value: str | int | float | bool | None
-    text: str
-    is_text: bool
-    block: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class YPair:
-    key_line: int
-    node: YNode
-    key_is_text: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class YMap:
-    line: int
-    pairs: dict[str, YPair]
-
-
-@dataclass(frozen=True, slots=True)
-class YSeq:
-    line: int
-    items: tuple[YNode, ...]
-
-
-YNode = YScalar | YMap | YSeq
 
 
 class Budget:

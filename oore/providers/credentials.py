@@ -14,14 +14,6 @@ import base64
 import logging
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
-
 from oore.crypto import Sealer, aad
 from oore.git.auth import GitCredential
 from oore.git.names import origin_of
@@ -59,6 +51,15 @@ def https_token(repo: Repository, token: str, username: str | None) -> NewCreden
 
 def ssh_deploy_key(repo: Repository) -> NewCredential:
     """A new ed25519 key pair; the public key names the repository, to be told apart in lists."""
+    # Imported here: an idle daemon need not load cryptography's native module (oore.crypto).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
     public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from oore.errors import NotFound, ProviderError
 from oore.git.names import CLONE_URL, GITLAB_NAMESPACE, NAME, has_credentials, origin_of
 from oore.providers.gitlab_connection import GitLabConnection
 from oore.providers.outbound import provider_client
 from oore.providers.provider_http import GITLAB
+
+if TYPE_CHECKING:
+    import httpx  # for types only: oore.providers.outbound imports it on first use
 
 MAINTAINER = 40  # GitLab's access level: hooks need Maintainer or Owner
 PER_PAGE = 100

@@ -18,8 +18,8 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 import trio
 
 from oore.config import Settings
@@ -34,6 +34,9 @@ from oore.store.base import (
     SealedGitLabApplication,
     SealedGitLabConnection,
 )
+
+if TYPE_CHECKING:
+    import httpx  # for types only: oore.providers.outbound imports it on first use
 
 log = logging.getLogger("oore.providers.gitlab")
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
-
-import httpx
 
 from oore.errors import ProviderError
 from oore.providers.provider_http import GITLAB, detail
+
+if TYPE_CHECKING:
+    import httpx  # for types only: oore.providers.outbound imports it on first use
 
 SCOPES = "api"
 # GitLab without token expiry (before 15.0, or with expiry turned off) answers no expires_in.

@@ -5,42 +5,55 @@ the settings already refuse plain http and private literal addresses. A host *na
 resolve to one (a self-managed GitLab's name pointed at 169.254.169.254, say), so every request
 is checked again where it is sent: the host is resolved and each address must be public, unless
 `OORE_ALLOW_PRIVATE_PROVIDERS` is set (which is how tests reach their local stand-ins).
-Redirects are not followed: a provider API answers where it was asked. (httpx resolves the name
-again to connect, so a hostile DNS server could still answer differently the second time; the
-settings' https requirement is what protects the credentials then.)
+Redirects are not followed: a provider API answers where it was asked. The connection goes to
+the addresses checked, not to the name looked up a second time (oore.providers.pinned), so a DNS
+answer that changes in between cannot point it inside this machine's network.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import httpx
 import trio
 
 from oore import __version__
 from oore.errors import Forbidden, Unavailable
 from oore.settingstable import is_private_host
 
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+if TYPE_CHECKING:
+    import httpx
+
+TIMEOUT_SECONDS, CONNECT_SECONDS = 30.0, 10.0
 
 
 def provider_client(
-    *, allow_private: bool, verify: ssl.SSLContext | None = None
+    *,
+    allow_private: bool,
+    verify: ssl.SSLContext | None = None,
+    guard: Callable[[str, int], Awaitable[list[str]]] | None = None,
 ) -> httpx.AsyncClient:
     """A client for provider APIs; close it (``async with``) when done. A sender that makes
-    many clients passes one `verify` context: building one costs tens of milliseconds."""
-    hooks = [] if allow_private else [_refuse_private]
+    many clients passes one `verify` context: building one costs tens of milliseconds.
+
+    Unless private addresses are allowed, every connection goes to addresses `guard` (by
+    default `public_addresses`) checked, never to the name looked up again (oore.providers.
+    pinned). httpx is imported here, on the first outbound call, not with this module: it is
+    about 4 MiB of memory that a daemon with nothing to fetch or report does not need."""
+    import httpx
+
+    from oore.providers.pinned import public_only
+
+    tls: ssl.SSLContext | bool = verify if verify is not None else True
+    transport = None if allow_private else public_only(tls, guard or public_addresses)
     return httpx.AsyncClient(
-        verify=verify if verify is not None else True,
-        timeout=TIMEOUT,
+        verify=tls,
+        transport=transport,
+        timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS),
         follow_redirects=False,
         headers={"User-Agent": f"oore/{__version__}"},
-        event_hooks={"request": hooks},
     )
-
-
-async def _refuse_private(request: httpx.Request) -> None:
-    await public_addresses(request.url.host, request.url.port or 443)
 
 
 async def public_addresses(host: str, port: int) -> list[str]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from oore.errors import ProviderError, Unavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_DETAIL = 200
 
@@ -35,6 +36,8 @@ class ProviderHttp:
     ) -> httpx.Response:
         """The answer to one request (`token` as a bearer); a transport failure is
         `Unavailable`."""
+        import httpx  # loaded already: `http` is a client (see oore.providers.outbound)
+
         headers = {**self.headers, **kwargs.pop("headers", {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"

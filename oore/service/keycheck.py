@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from oore.config import Settings
 from oore.crypto import Sealer
-from oore.daemon import KEY_CHECK, verify_key
+from oore.daemon import KEY_CHECK, KEY_FINGERPRINT, verify_key
 from oore.errors import ConfigError, Unavailable
 from oore.store.engine import Engine
 from oore.store.sqlite import SqliteStore
@@ -69,7 +69,8 @@ async def check_key(settings: Settings, key: bytes | None) -> str:
 
 
 async def _without_key(store: SqliteStore, database: Path) -> str:
-    if await store.get_meta(KEY_CHECK) is not None or await store.sealed_samples(limit=1):
+    stored = [await store.get_meta(name) for name in (KEY_FINGERPRINT, KEY_CHECK)]
+    if any(value is not None for value in stored) or await store.sealed_samples(limit=1):
         raise ConfigError(
             f"no encryption key is configured, but {database} holds sealed data; restore "
             "OORE_ENCRYPTION_KEY (env file) or the data dir's encryption-key file from a backup"

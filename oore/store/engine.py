@@ -220,7 +220,9 @@ class Engine:
         self._closed = True
         self._jobs_send.close()
         for db in [self._writer, *self._readers]:
-            with self._in_use[id(db)]:  # a worker thread may be using it right now
+            # A worker thread may be using it right now: wait for it (at most one batch or
+            # one read, and only when the store closes, so the event loop may wait here).
+            with self._in_use[id(db)]:
                 db.close()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from oore.errors import Conflict, NotFound
+from oore.ids import first_id_at
 from oore.model import DeliveryRecord, DeliveryState, WebhookTarget, utcnow
 from oore.primitives import Broadcast
 from oore.store import rows
@@ -164,20 +165,33 @@ class NotificationQueries:
         )
 
     async def delete_old_deliveries(self, before: str, limit: int) -> tuple[int, int]:
-        """Delete up to `limit` delivered or dead deliveries of chains that are done and whose
-        every delivery last happened before `before`. Returns how many went and the bytes of
-        payload they held."""
+        """Delete the chains (each whole: its first delivery holds the check run's id) of about
+        `limit` deliveries that are all done and last happened before `before`. Returns how many
+        deliveries went and the bytes of payload they held.
+
+        The scan walks ids upward and stops below the first id made at `before` (nothing made
+        since can be that old), so a batch reads what it deletes, not the whole outbox, while
+        the single writer waits."""
 
         def unit(db: Database) -> tuple[int, int]:
             old = (
-                "SELECT id, length(payload) FROM deliveries d WHERE state IN ('delivered', 'dead')"
+                "SELECT DISTINCT chain FROM (SELECT d.chain FROM deliveries d WHERE d.id < ?"
+                " AND +d.state IN ('delivered', 'dead')"  # + : walk the ids, not the states
                 " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.chain = d.chain"
                 f" AND (e.state IN ('pending', 'sending') OR {_LAST_ACTIVE} >= ?))"
-                " ORDER BY id LIMIT ?"
+                " ORDER BY d.id LIMIT ?)"
             )
-            found = db.execute(old, [before, limit]).fetchall()
-            db.conn.executemany("DELETE FROM deliveries WHERE id = ?", [(r[0],) for r in found])
-            return len(found), sum(int(r[1]) for r in found)
+            chains = [r[0] for r in db.execute(old, [first_id_at(before), before, limit])]
+            if not chains:
+                return 0, 0
+            marks = ", ".join("?" * len(chains))
+            count, size = db.execute(
+                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM deliveries"
+                f" WHERE chain IN ({marks})",
+                chains,
+            ).fetchone()
+            db.execute(f"DELETE FROM deliveries WHERE chain IN ({marks})", chains)
+            return int(count), int(size)
 
         return await self.engine.write(unit)
 

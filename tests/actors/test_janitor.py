@@ -20,7 +20,7 @@ from oore.ids import new_id
 from oore.model import Artifact, Build, BuildStatus, Repository, WebhookTarget, utcnow
 from oore.store.base import DeliveryFilter, EventFilter, FileKind
 from oore.store.sqlite import SqliteStore
-from tests.store.factories import NO_SECRETS, make_build, make_event, make_repo
+from tests.store.factories import NO_SECRETS, made_deliveries_at, make_build, make_event, make_repo
 
 OLD = "2020-01-01T00:00:00.000Z"
 DAY = 86400
@@ -203,6 +203,7 @@ async def test_old_notification_deliveries_are_deleted(store: SqliteStore, tmp_p
     old = await _build_with_files(store, _dirs(tmp_path), repo, old=False)
     recent = await _build_with_files(store, _dirs(tmp_path), repo, old=False)
     _sql(store, "UPDATE deliveries SET state = 'delivered'")
+    await store.engine.write(lambda db: made_deliveries_at(db, OLD, "build_id = ?", old.id))
     _sql(store, "UPDATE deliveries SET retry_since = ? WHERE build_id = ?", OLD, old.id)
 
     kept = await Janitor(store, _dirs(tmp_path), RetentionPolicy(deliveries_days=0)).sweep()

@@ -12,7 +12,7 @@ import pytest
 
 from oore.config import load_settings
 from oore.crypto import Sealer, parse_key
-from oore.daemon import KEY_CHECK, verify_key
+from oore.daemon import KEY_CHECK, KEY_FINGERPRINT, verify_key
 from oore.store.sqlite import migrate, open_sqlite_store
 from tests.service.oored import (
     OORED,
@@ -64,9 +64,10 @@ def test_doctor_does_not_write_to_the_database(tmp_path: Path) -> None:
     result = _doctor(tmp_path, OORE_ENCRYPTION_KEY=KEY_A)
     assert result.returncode == 0, result.stdout
     assert "no key check stored yet" in _by_name(result)["encryption key"]
-    # verify_key stores its canary on first use; doctor must not have.
+    # verify_key stores the key's fingerprint on first use; doctor must not have.
     with sqlite3.connect(database) as db:
-        assert db.execute("SELECT count(*) FROM meta WHERE key = ?", [KEY_CHECK]).fetchone() == (0,)
+        stored = "SELECT count(*) FROM meta WHERE key IN (?, ?)"
+        assert db.execute(stored, [KEY_CHECK, KEY_FINGERPRINT]).fetchone() == (0,)
 
 
 def test_port_taken_by_another_program_fails(tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_broken_configuration_is_reported(tmp_path: Path) -> None:
 
 
 async def _seal_key_check(home: Path, key: str) -> None:
-    """A database with the canary the daemon stores at first start, sealed with `key`."""
+    """A database with the key fingerprint the daemon stores at first start, for `key`."""
     environ = {"OORE_DATA_DIR": str(home / "data"), "OORE_ENCRYPTION_KEY": key}
     settings = load_settings(environ, is_root=False, system_env_file=home / "absent.env")
     async with open_sqlite_store(settings.database_path) as store:

@@ -20,6 +20,7 @@ async def _run(
     deadline: float = 10,
     cancel_after: float | None = None,
     user: BuildUser | None = None,
+    nice: int = 0,
 ) -> tuple[Outcome, list[tuple[str, bytes]], list[int]]:
     chunks: list[tuple[str, bytes]] = []
     groups: list[int] = []
@@ -49,6 +50,7 @@ async def _run(
             grace=1,
             on_start=on_start,
             user=user,
+            nice=nice,
         )
         nursery.cancel_scope.cancel()
     return outcome, chunks, groups
@@ -71,6 +73,16 @@ async def test_output_and_exit_code(tmp_path: Path) -> None:
     assert (outcome.status, outcome.exit_code) == (StepStatus.FAILED, 3)
     assert ("stdout", b"hello\n") in chunks
     assert ("stderr", b"oops\n") in chunks
+
+
+async def test_the_script_and_its_children_run_at_a_lower_priority(tmp_path: Path) -> None:
+    # Field 19 of /proc/PID/stat is the niceness (comm, field 2, is "bash" or "sh": no spaces).
+    script = "cut -d' ' -f19 /proc/$$/stat; sh -c 'cut -d\" \" -f19 /proc/$$/stat'"
+    outcome, chunks, _ = await _run(tmp_path, script, nice=7)
+    assert outcome.status is StepStatus.SUCCEEDED
+    own = os.nice(0)
+    printed = b"".join(data for stream, data in chunks if stream == "stdout").split()
+    assert printed == [str(min(own + 7, 19)).encode()] * 2
 
 
 async def test_fails_at_first_failing_command(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """Signed webhook targets over HTTP: a global target (every repository's builds) is the admin
 token's only, a repository's target any write token's; no answer shows a URL's query (it may
-carry the receiver's token) nor a user or password in it."""
+carry the receiver's token), path (which may too) nor a user or password in it."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from quart_trio import QuartTrio
@@ -87,7 +88,15 @@ async def test_no_answer_shows_a_urls_query_or_credentials(
         "repository_id": repo_id,
     }
     added, seen = await call(app, "POST", URL, admin, 201, json=body)
-    assert added["url"] == "https://hooks.example.com:8443/in/oore?…"
+    assert added["url"] == "https://hooks.example.com:8443/…"
+    # Zapier, Discord, n8n: the receiver's key in the path.
+    in_path = {"url": f"https://hooks.example.net/hooks/catch/1/{TOKEN}/", "secret": SECRET}
+    keyed, text = await call(
+        app, "POST", URL, admin, 201, json=in_path | {"repository_id": repo_id}
+    )
+    seen += text
+    assert keyed["url"] == "https://hooks.example.net/…"
+    assert keyed["url_sha256"] == hashlib.sha256(in_path["url"].encode()).hexdigest()[:12]
     # One stored before user:password was refused (or by hand): shown without it.
     old = WebhookTarget(new_id(), repo_id, f"http://user:{TOKEN}@h.example.com/x", (), utcnow())
     await services.store.add_webhook_target(old, services.sealer.seal(b"s", secret_aad(old.id)))
@@ -96,8 +105,9 @@ async def test_no_answer_shows_a_urls_query_or_credentials(
         seen += text
         shown = {t["id"]: t["url"] for t in listed["items"]}
         assert shown == {
-            added["id"]: "https://hooks.example.com:8443/in/oore?…",
-            old.id: "http://h.example.com/x",
+            added["id"]: "https://hooks.example.com:8443/…",
+            keyed["id"]: "https://hooks.example.net/…",
+            old.id: "http://h.example.com/…",
         }
     assert TOKEN not in seen
     assert "user" not in seen

@@ -211,6 +211,20 @@ async def test_a_recipient_that_is_not_an_address_is_given_up_at_once(
     assert smtp.mails == []
 
 
+async def test_more_recipients_than_a_pipeline_may_name_are_given_up_at_once(
+    store: SqliteStore, sealer: Sealer
+) -> None:
+    to = {"recipients": [f"user{n}@example.com" for n in range(21)]}  # stored before the limit
+    async with smtp_server() as smtp:
+        await configure(store, sealer, smtp.port, "none")
+        channel = EmailChannel(store, sealer, base_url=BASE_URL, allow_private=True)
+        with pytest.raises(DeliveryFailed) as failed:
+            await channel.send(delivery(REPO, "email", "failed", target="smtp", to=to))
+    assert failed.value.permanent
+    assert "21 email recipients; at most 20" in failed.value.why
+    assert smtp.mails == []
+
+
 async def test_named_recipients_are_sent_to_their_address(
     store: SqliteStore, sealer: Sealer
 ) -> None:

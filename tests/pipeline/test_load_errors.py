@@ -432,6 +432,14 @@ def test_bad_inputs(spec: str, line: int, message: str) -> None:
         ("email:\n        notify: {success: false}", 5, "email.recipients", "at least one"),
         ("slack:\n        notify_on_build_start: true", 5, "slack.channel", "name the channel"),
         ("email:\n        recipients: a@example.com\n        notify: yes", 7, "email.notify", ""),
+        (
+            "email:\n        recipients: ["
+            + ", ".join(f"u{n}@example.com" for n in range(21))
+            + "]",
+            5,
+            "email.recipients",
+            "at most 20 addresses",
+        ),
     ],
 )
 def test_bad_publishing(section: str, line: int, key: str, message: str) -> None:

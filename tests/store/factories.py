@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from oore.ids import new_id
+from oore.ids import first_id_at, new_id
 from oore.model import (
     Build,
     Provider,
@@ -110,3 +110,14 @@ def _row_of(conn: sqlite3.Connection, change: Change) -> Any:
 def _one(conn: sqlite3.Connection, sql: str, key: str | None) -> Any:
     row = conn.execute(sql, [key]).fetchone()
     return row[0] if row else None
+
+
+def made_deliveries_at(db: Any, when: str, where: str, *args: object) -> None:
+    """Give the deliveries matching `where` ids made at ISO time `when`, in their order: an id
+    says when a delivery was made, so one backdated by its times alone would not look old."""
+    ids = [
+        row[0] for row in db.execute(f"SELECT id FROM deliveries WHERE {where} ORDER BY id", args)
+    ]
+    prefix = first_id_at(when)[:10]
+    for number, old in enumerate(ids):
+        db.execute("UPDATE deliveries SET id = ? WHERE id = ?", [f"{prefix}{number:016d}", old])

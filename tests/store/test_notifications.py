@@ -25,7 +25,14 @@ from oore.store import outbox
 from oore.store.base import CredentialKind, DeliveryFilter, RepositoryCredential
 from oore.store.changes import ChangeKind
 from oore.store.sqlite import SqliteStore
-from tests.store.factories import NO_SECRETS, make_build, make_event, make_repo, make_trigger
+from tests.store.factories import (
+    NO_SECRETS,
+    made_deliveries_at,
+    make_build,
+    make_event,
+    make_repo,
+    make_trigger,
+)
 
 LATER = "2999-01-01T00:00:00.000Z"
 
@@ -374,6 +381,7 @@ async def test_old_finished_chains_are_deleted_whole(store: SqliteStore) -> None
     waiting = await run_build(store, make_build(repo), *RUN)
     recent = await run_build(store, make_build(repo), *RUN)
     await deliver_all(store)
+    await store.engine.write(lambda db: made_deliveries_at(db, OLD, "build_id != ?", recent.id))
     await sql(
         store,
         "UPDATE deliveries SET retry_since = ?, delivered_at = ? WHERE build_id != ?",
@@ -391,7 +399,8 @@ async def test_old_finished_chains_are_deleted_whole(store: SqliteStore) -> None
     )
     held = await payload_bytes(store, old.id)
 
-    assert await store.delete_old_deliveries(CUTOFF, 100) == (3, held)
+    # A batch of one still takes the whole chain: its first delivery holds the check run's id.
+    assert await store.delete_old_deliveries(CUTOFF, 1) == (3, held)
 
     assert events_of(store, old.id) == []
     assert events_of(store, waiting.id) == ["queued", "started", "succeeded"]

@@ -18,7 +18,7 @@ from quart import current_app
 from oore.errors import Forbidden
 from oore.http.auth import Principal, authorise
 from oore.http.github import present_app, present_installation
-from oore.http.notifications import target_json
+from oore.http.notifications import target_json, visible_targets
 from oore.http.notify_settings import slack_json, smtp_json
 from oore.http.services import Services
 from oore.notify.settings import SLACK, SMTP
@@ -55,11 +55,9 @@ async def _smtp(svc: Services, _principal: Principal) -> dict[str, Any] | None:
 
 
 async def _webhooks(svc: Services, principal: Principal) -> list[dict[str, Any]]:
-    # As `GET /api/notifications/webhooks` answers: a global target (no repository) is the
-    # admin's alone to see; its URL shown without its query (target_json).
-    targets = await svc.store.webhook_targets()
-    admin = principal.kind == "admin"
-    return [target_json(t) for t in targets if admin or t.repository_id is not None]
+    # As `GET /api/notifications/webhooks` answers, URLs shown as target_json shows them.
+    targets = visible_targets(await svc.store.webhook_targets(), principal.kind == "admin")
+    return [target_json(t) for t in targets]
 
 
 # Each item: the API endpoints that answer it (the page mirrors their authorisation) and how

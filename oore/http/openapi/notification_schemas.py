@@ -31,7 +31,10 @@ def _target() -> Json:
     return {
         "id": ID,
         "repository_id": nullable(ID | {"description": "null: every repository"}),
-        "url": string(format="uri"),
+        "url": string(description="scheme and host only; `/…` when the URL has more"),
+        "url_sha256": string(
+            description="the first hex digits of the URL's SHA-256: which URL it is, unshown"
+        ),
         "events": {
             "type": "array",
             "items": enum(list(notifications.EVENTS)),
@@ -44,7 +47,7 @@ def _target() -> Json:
 def notification_schemas() -> Json:
     target = _target()
     create = {
-        "url": target["url"],
+        "url": string(format="uri"),
         "secret": string(
             minLength=notifications.MIN_SECRET,
             maxLength=notifications.MAX_SECRET,

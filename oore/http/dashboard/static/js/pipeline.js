@@ -27,6 +27,7 @@ class Editor {
   constructor(section) {
     this.section = section;
     this.text = section.querySelector("textarea");
+    this.working = false;
     this.gutter = section.querySelector("[data-pipeline-gutter]");
     this.status = section.querySelector("[data-pipeline-status]");
     this.problems = section.querySelector("[data-pipeline-problems]");
@@ -153,13 +154,16 @@ class Editor {
     return item;
   }
 
-  async check() {
-    const report = await post("/api/pipelines/validate", { content: this.text.value, file: FILE });
+  async check(content) {
+    const report = await post("/api/pipelines/validate", { content, file: FILE });
     this.show(report);
     return report;
   }
 
+  // One thing at a time: Ctrl+S while a save runs, or a click, does not start another.
   async busy(doing, work) {
+    if (this.working) return;
+    this.working = true;
     for (const button of [this.validateButton, this.saveButton]) if (button) button.disabled = true;
     this.say(doing, "busy");
     try {
@@ -167,13 +171,14 @@ class Editor {
     } catch (error) {
       this.say(error.message, "error");
     } finally {
+      this.working = false;
       for (const button of [this.validateButton, this.saveButton]) if (button) button.disabled = false;
     }
   }
 
   validate() {
     return this.busy("Validating…", async () => {
-      const report = await this.check();
+      const report = await this.check(this.text.value);
       const count = report.errors.length;
       if (count) this.say(`${count} ${count === 1 ? "error" : "errors"}: see below.`, "error");
       else this.say(`Valid${warned(report)}. Workflows: ${report.workflows.join(", ") || "none"}.`, "ok");
@@ -181,14 +186,16 @@ class Editor {
   }
 
   // Validated first, so a refusal is shown at its line (PUT's own 422 names it only in text).
+  // The text is taken once: what is stored is what was validated, even if typing goes on.
   save() {
     return this.busy("Saving…", async () => {
-      const report = await this.check();
+      const content = this.text.value;
+      const report = await this.check(content);
       if (report.errors.length) {
         this.say("Not saved: fix the errors below first.", "error");
         return;
       }
-      const saved = await put(this.url, { content: this.text.value, file: FILE });
+      const saved = await put(this.url, { content, file: FILE });
       this.say(`Saved. Workflows: ${saved.workflows.join(", ") || "none"}.`, "ok");
     });
   }
