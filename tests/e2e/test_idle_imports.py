@@ -16,6 +16,9 @@ import trio
 from tests.e2e.daemon import Daemon
 
 LOADED_ON_FIRST_USE = ("httpx", "cryptography", "yaml", "oore.http.openapi.spec")
+# The harness is run as a script, so without this `oore` would come from wherever the venv's
+# editable install points rather than from this checkout (which `python -m` from here gives).
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 HARNESS = """\
 import os, runpy, sys, threading, time
@@ -45,7 +48,7 @@ async def _idle_modules(daemon_factory: type[Daemon], home: Path, harness: Path)
         def command_prefix() -> list[str]:
             return [sys.executable, str(harness)]
 
-    daemon = await Harnessed(home, MODULES_DUMP=str(dump)).start()
+    daemon = await Harnessed(home, MODULES_DUMP=str(dump), PYTHONPATH=str(CHECKOUT)).start()
     try:
         with trio.fail_after(10):
             while not dump.exists():  # noqa: ASYNC110 - a file another process writes
