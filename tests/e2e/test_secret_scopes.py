@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from tests.e2e.daemon import Daemon
 from tests.e2e.test_builds import Ci, Repo, make_repo, pull_request_payload, running_ci
 
@@ -180,7 +182,10 @@ async def test_a_fork_pull_request_leaves_nothing_later_builds_would_run(
         # Its own HOME, gone with the build; and no cache saved from its code.
         assert f"home={ci.daemon.data_dir / 'builds' / fork['id'] / 'home'}" in log
         assert "cache $HOME/.tool-cache: saved" not in log
-        assert not (ci.daemon.data_dir / "builds" / fork["id"]).exists()
+        # Removed by the executor just after the build's status is stored: wait for it.
+        with trio.fail_after(10):
+            while (ci.daemon.data_dir / "builds" / fork["id"]).exists():  # noqa: ASYNC110
+                await trio.sleep(0.05)
         assert not list((ci.daemon.data_dir / "cache").rglob("*.tar"))
 
         same = await pr_build(ci, pull_request(repo, 2, feature, head_repo_id=repo.github_id))
