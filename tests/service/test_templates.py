@@ -100,7 +100,9 @@ def test_unit_and_plist_path_follow_oore_build_path() -> None:
 
 
 def test_an_oored_under_tmp_is_a_private_tmp_trap() -> None:
-    assert Systemd().warnings(LAYOUT) == []
+    # A fixed place, not this checkout's (which may itself be under /tmp, as CI's clone is).
+    installed = dataclasses.replace(LAYOUT, oored=Path("/opt/oore/bin/oored"))
+    assert Systemd().warnings(installed) == []
     for place in ("/tmp/venv/bin/oored", "/var/tmp/oore/bin/oored"):
         under_tmp = dataclasses.replace(LAYOUT, oored=Path(place))
         (warning,) = Systemd().warnings(under_tmp)
