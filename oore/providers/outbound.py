@@ -13,7 +13,6 @@ answer that changes in between cannot point it inside this machine's network.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
@@ -25,6 +24,8 @@ from oore.settingstable import is_private_host
 if TYPE_CHECKING:
     import httpx
 
+    from oore.providers.pinned import Resolve
+
 TIMEOUT_SECONDS, CONNECT_SECONDS = 30.0, 10.0
 
 
@@ -32,7 +33,7 @@ def provider_client(
     *,
     allow_private: bool,
     verify: ssl.SSLContext | None = None,
-    guard: Callable[[str, int], Awaitable[list[str]]] | None = None,
+    guard: Resolve | None = None,
 ) -> httpx.AsyncClient:
     """A client for provider APIs; close it (``async with``) when done. A sender that makes
     many clients passes one `verify` context: building one costs tens of milliseconds.

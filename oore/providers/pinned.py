@@ -7,8 +7,8 @@ network. So the connection is opened here, to the addresses the guard checked, n
 TLS still verifies the certificate against the name (httpcore passes it as server_hostname).
 
 httpx has no argument for a network backend, so `public_only` sets it on the transport's pool
-(httpcore's `AsyncConnectionPool._network_backend`, stable across the httpx versions allowed in
-pyproject.toml); tests/providers/test_outbound.py fails if that stops taking effect.
+(httpcore's `AsyncConnectionPool._network_backend`, as of httpx 0.28 and httpcore 1.0, the
+versions installed here); tests/providers/test_outbound.py fails if that stops taking effect.
 """
 
 from __future__ import annotations
