@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +129,16 @@ def median_figures(runs: list[dict[str, Any]]) -> dict[str, float | None]:
         ok = all(_numeric(v) for v in values)
         medians[key] = round(statistics.median(values), 2) if ok else None
     return medians
+
+
+def targets_met(
+    medians: Mapping[str, float | None], targets: Mapping[str, float]
+) -> dict[str, bool]:
+    """Per target (an upper limit on the median figure of that name): met or not."""
+    return {
+        name: (value := medians.get(name)) is not None and value <= limit
+        for name, limit in targets.items()
+    }
 
 
 def _numeric(value: object) -> bool:

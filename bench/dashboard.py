@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 import trio
 
-from bench.common import daemon, median_figures, summary_ms
+from bench import stored_builds as stored
+from bench.common import daemon, median_figures, summary_ms, targets_met
 from bench.stored_builds import BRANCHES, seed
 
 TARGETS = {"list_p99_ms": 50}
@@ -92,13 +93,7 @@ def one_run(builds: int, seconds: float) -> dict[str, Any]:
             pass  # the data dir, its database and the admin token
         ids = trio.run(seed, home / "data" / "oore.db", builds)
         with daemon(home) as running:
-            answer = httpx.get(
-                f"{running.url}/api/repositories",
-                headers={"Authorization": f"Bearer {running.admin_token}"},
-                timeout=10,
-            )
-            answer.raise_for_status()
-            repository_ids = [item["id"] for item in answer.json()["items"]]
+            repository_ids = stored.repositories_of(running.url, running.admin_token)
             figures = trio.run(measure, running.url, running.admin_token, repository_ids, seconds)
             figures["rss_mib"] = round(running.rss_mib(), 1)
     return {"builds": len(ids), **figures}
@@ -112,10 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = [one_run(args.builds, args.seconds) for _ in range(args.repeat)]
     medians = median_figures(runs)
-    verdict = {
-        name: medians.get(name) is not None and medians[name] <= limit  # type: ignore[operator]
-        for name, limit in TARGETS.items()
-    }
+    verdict = targets_met(medians, TARGETS)
     print(json.dumps({"runs": runs, "median": medians, "targets_met": verdict}, indent=2))
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, async_playwright
 
-from bench.common import GIT_ENV, daemon, median_figures, percentile
+from bench.common import GIT_ENV, daemon, median_figures, percentile, targets_met
 
 TARGETS = {"first_lines_ms": 1000, "scroll_to_end_ms": 1000}
 CHROMIUM_ARGS = [
@@ -202,10 +202,7 @@ def main() -> None:
             build_id = finished_build(running.url, running.admin_token, Path(tmp), args.lines)
             runs = asyncio.run(browse(running.url, running.admin_token, build_id, args.repeat))
     medians = median_figures(runs)
-    verdict = {
-        name: medians.get(name) is not None and medians[name] <= limit  # type: ignore[operator]
-        for name, limit in TARGETS.items()
-    }
+    verdict = targets_met(medians, TARGETS)
     print(json.dumps({"runs": runs, "median": medians, "targets_met": verdict}, indent=2))
 
 

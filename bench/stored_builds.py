@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import trio
 
-from bench.common import daemon, median_figures, summary_ms
+from bench.common import daemon, median_figures, summary_ms, targets_met
 from oore.ids import new_id
 from oore.model import (
     Build,
@@ -177,7 +177,7 @@ def one_run(builds: int, seconds: float) -> dict[str, Any]:
         ids = trio.run(seed, home / "data" / "oore.db", builds)
         seeded = time.perf_counter() - started
         with daemon(home) as running:
-            repository_ids = _repository_ids(running.url, running.admin_token)
+            repository_ids = repositories_of(running.url, running.admin_token)
             figures = trio.run(
                 measure, running.url, running.admin_token, ids, repository_ids, seconds
             )
@@ -185,7 +185,7 @@ def one_run(builds: int, seconds: float) -> dict[str, Any]:
     return {"builds": len(ids), "seed_s": round(seeded, 1), **figures}
 
 
-def _repository_ids(url: str, token: str) -> list[str]:
+def repositories_of(url: str, token: str) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"}
     answer = httpx.get(f"{url}/api/repositories", headers=headers, timeout=10)
     answer.raise_for_status()
@@ -200,10 +200,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = [one_run(args.builds, args.seconds) for _ in range(args.repeat)]
     medians = median_figures(runs)
-    verdict = {
-        name: medians.get(name) is not None and medians[name] <= limit  # type: ignore[operator]
-        for name, limit in TARGETS.items()
-    }
+    verdict = targets_met(medians, TARGETS)
     print(json.dumps({"runs": runs, "median": medians, "targets_met": verdict}, indent=2))
 
 
