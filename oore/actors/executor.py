@@ -88,6 +88,7 @@ class BuildExecutor:
         cancel: trio.Event,
         *,
         grace: float = 10.0,
+        workspace_slots: trio.CapacityLimiter | None = None,
     ) -> None:
         self.store = store
         self.job = job
@@ -96,6 +97,7 @@ class BuildExecutor:
         self.logs = logs
         self.cancel = cancel
         self.grace = grace
+        self.workspace_slots = workspace_slots  # shared by the executors: see `_prepare_in_turn`
         self.scratch = dirs.scratch / self.build.id
         self.user = dirs.build_user
         if self.build.from_fork:
@@ -159,7 +161,7 @@ class BuildExecutor:
             return BuildStatus.ERRORED, exc.message
         try:
             # A clone can hang (a stuck disk, a huge repository): the cancel interrupts it.
-            await until_set(self.cancel, self._prepare)
+            await until_set(self.cancel, self._prepare_in_turn)
         except Interrupted:
             return BuildStatus.CANCELLED, "cancelled while preparing"
         except OoreError as exc:
@@ -184,6 +186,19 @@ class BuildExecutor:
         else:
             await self._cancel_steps(steps[len(self.job.workflow.scripts) :])
         return status, None
+
+    async def _prepare_in_turn(self) -> None:
+        """Make the workspace once a workspace slot is free. Checkouts are CPU- and disk-bound:
+        50 at once on 2 cores left the daemon's event loop waiting 25-50 ms for a core at each
+        turn (bench/RESULTS.md, issue 15), and make each one slower without finishing sooner."""
+        slots = self.workspace_slots
+        if slots is None:
+            await self._prepare()
+            return
+        if not slots.available_tokens:
+            await self._note(f"waiting for a workspace slot ({slots.total_tokens} at a time)")
+        async with slots:
+            await self._prepare()
 
     async def _prepare(self) -> None:
         await trio.to_thread.run_sync(self._make_dirs)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,8 @@ INTERRUPTED = "interrupted by a daemon restart"
 # The supervisor itself was restarted (after an internal error), not the daemon: say so.
 INTERRUPTED_IN_PROCESS = "interrupted when the build queue restarted after an internal error"
 WORKSPACE_SWEEP_SECONDS = 3600.0
+# How many builds make their workspace at once: one per core (the executor says why).
+WORKSPACE_SLOTS = os.cpu_count() or 2
 ACTIVE = (BuildStatus.QUEUED, BuildStatus.PREPARING, BuildStatus.RUNNING)
 
 
@@ -86,6 +89,7 @@ class RepositorySupervisor:
         logs_dir: Path | None = None,
         min_free_disk: int = 0,
         disk_recheck: float = 30.0,
+        workspace_slots: int = WORKSPACE_SLOTS,
     ) -> None:
         self.store = store
         self.planner = planner
@@ -98,6 +102,7 @@ class RepositorySupervisor:
         self.min_free_disk = min_free_disk  # below it, builds wait (OORE_MIN_FREE_DISK)
         self.disk_recheck = disk_recheck  # how often a queue waiting for disk space looks again
         self._short_of_space = False
+        self._workspace_slots = trio.CapacityLimiter(workspace_slots)
         self.files = RepositoryFiles(
             dirs.workspaces, dirs.scratch, dirs.artifacts, dirs.cache, planner.mirrors_dir, logs_dir
         )
@@ -384,7 +389,13 @@ class RepositorySupervisor:
                 await self.store.transition_build(build.id, BuildStatus.ERRORED, error=job)
                 return
             executor = BuildExecutor(
-                self.store, job, self.dirs, self.logs, running.cancel, grace=self.kill_grace
+                self.store,
+                job,
+                self.dirs,
+                self.logs,
+                running.cancel,
+                grace=self.kill_grace,
+                workspace_slots=self._workspace_slots,
             )
             await executor.run()
         except Exception:

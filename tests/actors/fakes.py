@@ -31,7 +31,7 @@ from oore.actors.messages import (
     TriggerReceived,
 )
 from oore.actors.planner import Plan
-from oore.actors.repository import RepositorySupervisor
+from oore.actors.repository import WORKSPACE_SLOTS, RepositorySupervisor
 from oore.actors.runtime import mailbox
 from oore.errors import OoreError
 from oore.git import Mirror
@@ -284,7 +284,12 @@ class Running:
 
 @asynccontextmanager
 async def running_supervisor(
-    store: SqliteStore, planner: FakePlanner, dirs: Dirs, *, max_concurrent: int
+    store: SqliteStore,
+    planner: FakePlanner,
+    dirs: Dirs,
+    *,
+    max_concurrent: int,
+    workspace_slots: int = WORKSPACE_SLOTS,
 ) -> AsyncIterator[Running]:
     logs = LogRecorder()
     inbox_send: trio.MemorySendChannel[RepositoryMessage]
@@ -297,6 +302,7 @@ async def running_supervisor(
         dirs,
         max_concurrent=max_concurrent,
         kill_grace=1.0,
+        workspace_slots=workspace_slots,
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(logs.run)

@@ -74,6 +74,7 @@ class Harness:
         self.sha = sha
         self.logs = LogRecorder()
         self.cancel = trio.Event()
+        self.slots: trio.CapacityLimiter | None = None  # the supervisor's workspace slots
 
     async def claimed(self, workflow: str) -> Build:
         """A build as the supervisor hands it to an executor: created, then preparing."""
@@ -83,7 +84,18 @@ class Harness:
 
     def executor(self, build: Build, grace: float = 10.0) -> BuildExecutor:
         job = BuildJob(build, self.repository, self.workflows[build.workflow], self.mirror, {})
-        return BuildExecutor(self.store, job, self.dirs, self.logs.send, self.cancel, grace=grace)
+        return BuildExecutor(
+            self.store,
+            job,
+            self.dirs,
+            self.logs.send,
+            self.cancel,
+            grace=grace,
+            workspace_slots=self.slots,
+        )
+
+    def notes(self, build_id: str) -> str:
+        return "".join(c.data.decode() for c in self.logs.chunks(build_id) if c.stream == "oore")
 
     async def run(self, build: Build, grace: float = 10.0) -> BuildStatus:
         async with trio.open_nursery() as nursery:
@@ -195,6 +207,68 @@ async def test_cancel_kills_the_process_group_and_marks_the_build_cancelled(
         ("hang", StepStatus.CANCELLED),
         ("after", StepStatus.SKIPPED),
     ]
+
+
+async def test_a_build_waits_for_a_free_workspace_slot_and_says_so(
+    store: SqliteStore, repository: Repository, mirror: Mirror, dirs: Dirs, origin: GitRepo
+) -> None:
+    h = harness(store, repository, mirror, dirs, origin)
+    h.slots = trio.CapacityLimiter(1)
+    build = await h.claimed("ordered")
+    status: list[BuildStatus] = []
+
+    async def run() -> None:
+        status.append(await h.executor(build).run())
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await h.slots.acquire()  # another build is making its workspace
+            nursery.start_soon(h.logs.run)
+            nursery.start_soon(run)
+            await h.logs.wait_for(lambda: "waiting for a workspace slot" in h.notes(build.id))
+            await trio.sleep(0.2)  # time to start a clone, were it not waiting
+            waiting = await store.get_build(build.id)
+            assert waiting.status is BuildStatus.PREPARING
+            assert waiting.workspace is None
+            assert not (dirs.workspaces / build.id).exists()
+
+            h.slots.release()
+            while not status:
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+
+    assert status == [BuildStatus.SUCCEEDED]
+    assert "[oore] waiting for a workspace slot (1 at a time)\n" in h.notes(build.id)
+    assert h.slots.available_tokens == 1  # given back once the workspace was made
+
+
+async def test_a_build_cancelled_while_waiting_for_a_workspace_slot_ends_cancelled(
+    store: SqliteStore, repository: Repository, mirror: Mirror, dirs: Dirs, origin: GitRepo
+) -> None:
+    h = harness(store, repository, mirror, dirs, origin)
+    h.slots = trio.CapacityLimiter(1)
+    build = await h.claimed("ordered")
+    status: list[BuildStatus] = []
+
+    async def run() -> None:
+        status.append(await h.executor(build).run())
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await h.slots.acquire()
+            nursery.start_soon(h.logs.run)
+            nursery.start_soon(run)
+            await h.logs.wait_for(lambda: "waiting for a workspace slot" in h.notes(build.id))
+            h.cancel.set()
+            while not status:
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+
+    assert status == [BuildStatus.CANCELLED]
+    done = await store.get_build(build.id)
+    assert (done.status, done.error) == (BuildStatus.CANCELLED, "cancelled while preparing")
+    assert not (dirs.workspaces / build.id).exists()
+    assert h.slots.available_tokens == 0  # still the other build's: nothing taken, nothing lost
 
 
 async def test_a_step_past_its_timeout_is_stopped_and_times_the_build_out(

@@ -48,6 +48,24 @@ async def test_builds_beyond_the_limit_wait_and_start_in_queue_order(
             assert (await sup.wait_status(build.id, BuildStatus.SUCCEEDED)).queue_reason is None
 
 
+async def test_workspace_slots_pace_checkouts_but_not_the_builds_running_at_once(
+    store: SqliteStore, planner: FakePlanner, dirs: Dirs, held: Held, origin: GitRepo
+) -> None:
+    """A slot is held while a workspace is made, not while the build runs: with one slot, three
+    builds still run side by side, each having made its workspace in turn."""
+    repo_id, sha = planner.repository.id, origin.head()
+    async with running_supervisor(store, planner, dirs, max_concurrent=3, workspace_slots=1) as sup:
+        builds = [await sup.manual(repo_id, "ci", sha) for _ in range(3)]
+        for build in builds:
+            await sup.wait_holding(build.id)
+        assert sup.supervisor.running == 3
+        for build in builds:
+            assert (await store.get_build(build.id)).status is RUNNING
+            held.release(build.id)
+        for build in builds:
+            await sup.wait_status(build.id, BuildStatus.SUCCEEDED)
+
+
 async def test_a_newer_build_cancels_only_the_older_queued_ones_of_its_line(
     store: SqliteStore, planner: FakePlanner, dirs: Dirs, origin: GitRepo
 ) -> None:
