@@ -216,9 +216,11 @@ async def test_a_build_waits_for_a_free_workspace_slot_and_says_so(
     h.slots = trio.CapacityLimiter(1)
     build = await h.claimed("ordered")
     status: list[BuildStatus] = []
+    finished = trio.Event()
 
     async def run() -> None:
         status.append(await h.executor(build).run())
+        finished.set()
 
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
@@ -233,8 +235,7 @@ async def test_a_build_waits_for_a_free_workspace_slot_and_says_so(
             assert not (dirs.workspaces / build.id).exists()
 
             h.slots.release()
-            while not status:
-                await trio.sleep(0.01)
+            await finished.wait()
             nursery.cancel_scope.cancel()
 
     assert status == [BuildStatus.SUCCEEDED]
@@ -249,9 +250,11 @@ async def test_a_build_cancelled_while_waiting_for_a_workspace_slot_ends_cancell
     h.slots = trio.CapacityLimiter(1)
     build = await h.claimed("ordered")
     status: list[BuildStatus] = []
+    finished = trio.Event()
 
     async def run() -> None:
         status.append(await h.executor(build).run())
+        finished.set()
 
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
@@ -260,8 +263,7 @@ async def test_a_build_cancelled_while_waiting_for_a_workspace_slot_ends_cancell
             nursery.start_soon(run)
             await h.logs.wait_for(lambda: "waiting for a workspace slot" in h.notes(build.id))
             h.cancel.set()
-            while not status:
-                await trio.sleep(0.01)
+            await finished.wait()
             nursery.cancel_scope.cancel()
 
     assert status == [BuildStatus.CANCELLED]
