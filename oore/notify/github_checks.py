@@ -5,6 +5,10 @@ name = the workflow, head_sha, external_id = the build id, details_url = the bui
 OORE_BASE_URL; its id is the delivery's `Sent.ref`, which the outbox hands to the chain's later
 deliveries as `chain_ref`, so `started` and the outcome update that run (PATCH). A later event
 with no run to update (the `queued` delivery went dead) creates the run in its final state.
+Before creating a run that an earlier attempt may have created already (GitHub answered, then
+the daemon died or the answer was lost, before the run's id was stored: any attempt but the
+first of `queued`), it looks for the build's run among the commit's runs of that name, by
+`external_id`, and updates it instead of making a second one.
 The outcome's conclusion is GitHub's name for it (errored is `failure`: GitHub has no `error`
 conclusion) and the run's output lists the steps and their durations as a Markdown table.
 
@@ -15,7 +19,8 @@ oore.providers.github_credentials): any write token may set a repository's insta
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import quote, urlencode
 
 from oore.errors import CryptoError, NotFound, OoreError
 from oore.model import Repository
@@ -24,6 +29,9 @@ from oore.notify.report import Report
 from oore.notify.sending import Request, Sender, failure, json_object, with_token
 from oore.notify.summary import steps_markdown
 from oore.providers.github_app import GithubApps
+
+if TYPE_CHECKING:
+    import httpx
 
 NAME = "GitHub"
 # https://docs.github.com/en/rest/checks/runs: the conclusions a completed run may have.
@@ -58,7 +66,16 @@ class GithubCheckChannel:
         report = Report(delivery.payload, self.base_url)
         repo = await repository_of(self.repositories, report)
         installation = await self._installation(repo)
-        request = self._request(repo, report, delivery)
+        run = delivery.chain_ref
+        if run is None and (delivery.attempts or delivery.event != "queued"):
+            run = await self._earlier_run(installation, repo, report, delivery)
+        response = await self._call(installation, self._request(repo, report, delivery, run))
+        if not response.is_success:
+            raise failure(NAME, "update the check run" if run else "create the check run", response)
+        run_id = json_object(response).get("id")
+        return Sent(ref=str(run_id) if run_id is not None else run)
+
+    async def _call(self, installation: int, request: Request) -> httpx.Response:
         for attempt in (1, 2):
             token = await self._token(installation)
             response = await self.sender.send(NAME, with_token(request, token))
@@ -66,11 +83,25 @@ class GithubCheckChannel:
                 self.apps.forget_token(installation, token)  # revoked early: one new one
                 continue
             break
-        what = "update the check run" if delivery.chain_ref else "create the check run"
+        return response
+
+    async def _earlier_run(
+        self, installation: int, repo: Repository, report: Report, delivery: Delivery
+    ) -> str | None:
+        """The id of the run an earlier attempt made for this build, if GitHub has one
+        (https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference)."""
+        query = urlencode({"check_name": report.workflow, "filter": "all", "per_page": 100})
+        sha = quote(report.sha, safe="")
+        url = f"{self.apps.api_url}/repos/{repo.owner}/{repo.name}/commits/{sha}/check-runs?{query}"
+        response = await self._call(installation, Request("GET", url, HEADERS, b""))
         if not response.is_success:
-            raise failure(NAME, what, response)
-        run_id = json_object(response).get("id")
-        return Sent(ref=str(run_id) if run_id is not None else delivery.chain_ref)
+            raise failure(NAME, "look for the build's check run", response)
+        external_id = _external_id(report, delivery)
+        runs = json_object(response).get("check_runs")
+        for run in runs if isinstance(runs, list) else []:
+            if isinstance(run, dict) and run.get("external_id") == external_id and run.get("id"):
+                return str(run["id"])
+        return None
 
     async def _installation(self, repo: Repository) -> int:
         installation = repo.github_installation_id
@@ -99,18 +130,24 @@ class GithubCheckChannel:
         except OoreError as exc:  # GitHub did not answer or refused for now: try again later
             raise DeliveryFailed(f"no installation token: {exc}") from None
 
-    def _request(self, repo: Repository, report: Report, delivery: Delivery) -> Request:
+    def _request(
+        self, repo: Repository, report: Report, delivery: Delivery, run: str | None
+    ) -> Request:
         runs = f"{self.apps.api_url}/repos/{repo.owner}/{repo.name}/check-runs"
         headers = {**HEADERS, "Idempotency-Key": delivery.idempotency_key}
         body = check_run(report, delivery.event)
-        if delivery.chain_ref:
-            return Request("PATCH", f"{runs}/{delivery.chain_ref}", headers, body)
+        if run:
+            return Request("PATCH", f"{runs}/{run}", headers, body)
         created = {
             "name": report.workflow,
             "head_sha": report.sha,
-            "external_id": str(report.build.get("id") or delivery.build_id),
+            "external_id": _external_id(report, delivery),
         }
         return Request("POST", runs, headers, created | body)
+
+
+def _external_id(report: Report, delivery: Delivery) -> str:
+    return str(report.build.get("id") or delivery.build_id)
 
 
 def check_run(report: Report, event: str) -> dict[str, Any]:

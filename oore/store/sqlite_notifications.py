@@ -62,11 +62,14 @@ class NotificationQueries:
     # --- the notifier's -----------------------------------------------------------------------
 
     async def reset_sending(self) -> int:
-        """Put deliveries left `sending` (the daemon died mid-send) back to pending."""
+        """Put deliveries left `sending` (the daemon died mid-send) back to pending; the
+        interrupted send counts as an attempt (it may have reached the target: a channel that
+        creates something looks for it first when `attempts` is not 0)."""
 
         def unit(db: Database) -> int:
             return db.execute(
-                "UPDATE deliveries SET state = 'pending' WHERE state = 'sending'"
+                "UPDATE deliveries SET state = 'pending', attempts = attempts + 1"
+                " WHERE state = 'sending'"
             ).rowcount
 
         return await self.engine.write(unit)

@@ -20,6 +20,7 @@ import httpx
 import trio
 
 from tests.e2e.daemon import Daemon
+from tests.e2e.gitrepo import GitRepo
 from tests.e2e.test_builds import BASE_ENV, Ci, make_repo
 from tests.e2e.test_github_app import (
     ACCOUNT,
@@ -152,20 +153,27 @@ def by_kind(deliveries: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]
     return kinds
 
 
+async def app_repository(
+    ci: Ci, github: FakeGitHub, tmp_path: Path
+) -> tuple[GitRepo, dict[str, Any]]:
+    """acme/app with PIPELINE, registered through the installed GitHub App."""
+    await set_up_app(github, ci)
+    work = private_repo(tmp_path, github, 42, "app")
+    work.commit("pipeline", {"codemagic.yaml": PIPELINE})
+    work.git("push", "--quiet", "origin", "main")
+    await github.install(INSTALLATION, ACCOUNT, [42])
+    registering = {"provider": "github", "installation_id": INSTALLATION, "github_repo_id": 42}
+    created = await ci.operator.post("/api/repositories", registering)
+    assert created.status_code == 201, created.text
+    return work, created.json()
+
+
 @LOGIN_WARNING
 async def test_github_checks_slack_and_email_follow_a_push(
     daemon_factory: type[Daemon], tmp_path: Path
 ) -> None:
     async with world(daemon_factory, tmp_path) as (ci, github, _gitlab, slack, smtp):
-        await set_up_app(github, ci)
-        work = private_repo(tmp_path, github, 42, "app")
-        work.commit("pipeline", {"codemagic.yaml": PIPELINE})
-        work.git("push", "--quiet", "origin", "main")
-        await github.install(INSTALLATION, ACCOUNT, [42])
-        registering = {"provider": "github", "installation_id": INSTALLATION, "github_repo_id": 42}
-        created = await ci.operator.post("/api/repositories", registering)
-        assert created.status_code == 201, created.text
-        repo = created.json()
+        work, repo = await app_repository(ci, github, tmp_path)
 
         before, after = publish(work, "version two")
         await github.push(INSTALLATION, github.repos[42], after, before)
@@ -224,6 +232,47 @@ async def test_github_checks_slack_and_email_follow_a_push(
         log = ci.daemon.log()
         leaked = [s[:8] for s in secrets if s in log]
         assert leaked == [], f"the daemon log holds secrets starting {leaked}"
+
+
+@LOGIN_WARNING
+async def test_a_daemon_killed_before_githubs_answer_makes_no_second_check_run(
+    daemon_factory: type[Daemon], tmp_path: Path
+) -> None:
+    """GitHub made the run but its answer (the run's id) never reached the store: the daemon
+    was killed first. After the restart the delivery is sent again; it finds that run by the
+    build id and completes it instead of creating a second one that would stay queued."""
+    async with world(daemon_factory, tmp_path) as (ci, github, *_):
+        work, repo = await app_repository(ci, github, tmp_path)
+        github.hold_creates = trio.Event()
+        before, after = publish(work, "version two")
+        await github.push(INSTALLATION, github.repos[42], after, before)
+        with trio.fail_after(20):
+            await github.holding.wait()
+        ci.daemon.kill()  # SIGKILL while GitHub holds the answer to a run it made
+        made = len(github.check_runs)
+        assert made >= 1
+        github.hold_creates.set()
+
+        await ci.daemon.start()
+        async with httpx.AsyncClient(base_url=ci.daemon.url, timeout=15) as http:
+            again = Ci(ci.daemon, http)
+            builds = await builds_of(again, repo["id"], after, 2)
+            for build in builds:
+                await again.finished(build["id"])
+            deliveries = await settled(again, [b["id"] for b in builds])
+        assert {d["state"] for d in deliveries} == {"delivered"}, deliveries
+
+        runs = sorted(github.check_runs.values(), key=lambda run: run["name"])
+        assert [run["name"] for run in runs] == ["broken", "build"], runs
+        by_build = {b["id"]: b["workflow"] for b in builds}
+        assert {run["external_id"]: run["name"] for run in runs} == by_build
+        assert [(run["status"], run["conclusion"]) for run in runs] == [
+            ("completed", "failure"),
+            ("completed", "success"),
+        ]
+        lookups = [c for c in github.check_calls if c.method == "GET"]
+        assert len(lookups) >= made
+        assert {c.path for c in lookups} == {f"/repos/acme/app/commits/{after}/check-runs"}
 
 
 async def resend_after_the_run_moved_on(

@@ -6,13 +6,17 @@ https://docs.github.com/en/rest/commits/statuses) and checked as GitHub checks t
   `status`, a `conclusion` when completed; answers 201 with the run. `PATCH
   .../check-runs/{id}` updates it (404 for an unknown run). Only an installation token of an
   installation that covers the repository may (401 with no valid token, 404 otherwise).
+  `GET .../commits/{ref}/check-runs` lists a commit's runs (`check_name` narrows them to a
+  name) as `{"total_count", "check_runs"}`.
 - `POST /repos/{owner}/{repo}/statuses/{sha}`: `state` one of error, failure, pending,
   success; a description of at most 140 characters; a personal token in `pats`, or an
   installation token covering the repository.
 Each request is recorded (`check_calls`, `status_calls`) with its body, its `Idempotency-Key`
 and the token it came with; `refuse_next` answers the next requests with the given status and
 headers instead (429 with Retry-After, 500, or 403 with `X-RateLimit-Remaining: 0`; see
-tests/fakes/recording.py).
+tests/fakes/recording.py). `hold_creates`, when given, makes each created run wait for it
+before GitHub's answer goes out (`holding` is set meanwhile): a client that dies then has
+made a run it never learned the id of.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import trio
 from quart import Response, request
 
 from tests.fakes.recording import Recording, json_response
@@ -58,6 +63,8 @@ class ChecksApi(Recording):
     check_calls: list[Call] = field(default_factory=list)
     status_calls: list[Call] = field(default_factory=list)
     pats: set[str] = field(default_factory=set)  # personal tokens allowed to set statuses
+    hold_creates: trio.Event | None = None
+    holding: trio.Event = field(default_factory=trio.Event)
 
     def add_check_routes(self, app: Any) -> None:
         app.add_url_rule(
@@ -67,6 +74,11 @@ class ChecksApi(Recording):
             "/repos/<owner>/<name>/check-runs/<int:run_id>",
             view_func=self._update_run,
             methods=["PATCH"],
+        )
+        app.add_url_rule(
+            "/repos/<owner>/<name>/commits/<ref>/check-runs",
+            view_func=self._list_runs,
+            methods=["GET"],
         )
         app.add_url_rule(
             "/repos/<owner>/<name>/statuses/<sha>", view_func=self._status, methods=["POST"]
@@ -85,6 +97,9 @@ class ChecksApi(Recording):
             run_id = 7000 + len(self.check_runs) + 1
             self.check_runs[run_id] = _run(run_id, body)
             answer = json_response(201, self.check_runs[run_id])
+            if self.hold_creates is not None:
+                self.holding.set()
+                await self.hold_creates.wait()
         return self._record_call(self.check_calls, body, answer)
 
     async def _update_run(self, owner: str, name: str, run_id: int) -> Response:
@@ -98,6 +113,18 @@ class ChecksApi(Recording):
             run["output"] = {**run["output"], **body.get("output", {})}
             answer = json_response(200, run)
         return self._record_call(self.check_calls, body, answer)
+
+    async def _list_runs(self, owner: str, name: str, ref: str) -> Response:
+        answer = self._refused(owner, name, checks=True)
+        if answer is None:
+            wanted = request.args.get("check_name")
+            runs = [
+                run
+                for run in self.check_runs.values()
+                if run["head_sha"] == ref and wanted in (None, run["name"])
+            ]
+            answer = json_response(200, {"total_count": len(runs), "check_runs": runs})
+        return self._record_call(self.check_calls, {}, answer)
 
     async def _status(self, owner: str, name: str, sha: str) -> Response:
         body = await request.get_json(force=True, silent=True) or {}

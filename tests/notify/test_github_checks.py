@@ -110,6 +110,65 @@ async def test_an_outcome_without_a_run_creates_it_completed_with_githubs_conclu
     assert (run["status"], run["conclusion"]) == ("completed", conclusion)
 
 
+async def test_a_queued_delivery_sent_again_updates_the_run_its_first_attempt_made(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    """GitHub made the run, then the daemon died before storing its id: the retry (attempts
+    is not 0 after a restart) finds the run by the build id and makes no second one."""
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    # Another build's run of this workflow on the same commit, first in GitHub's list.
+    other = delivery(repo, "github_check", "queued")
+    other_build = {**other.payload["build"], "id": "01JOTHER"}
+    await checks.send(dataclasses.replace(other, payload={**other.payload, "build": other_build}))
+    first = await checks.send(delivery(repo, "github_check", "queued"))
+
+    again = dataclasses.replace(delivery(repo, "github_check", "queued"), attempts=1)
+    assert (await checks.send(again)).ref == first.ref
+    assert [r["name"] for r in github.check_runs.values()] == ["android", "android"]
+    lookup, update = github.check_calls[-2:]
+    assert (lookup.method, lookup.path, lookup.status) == (
+        "GET", f"/repos/acme/app/commits/{SHA}/check-runs", 200
+    )  # fmt: skip
+    assert (update.method, update.path) == ("PATCH", f"/repos/acme/app/check-runs/{first.ref}")
+    assert update.key == f"{BUILD_ID}:github_check:github:queued"
+
+
+async def test_an_outcome_after_a_lost_queued_answer_completes_that_run(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    """The queued delivery went dead although GitHub made its run (its answer was lost): the
+    outcome, with no run id to update, finds that run rather than leaving it queued."""
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    await checks.send(delivery(repo, "github_check", "queued"))
+    done = await checks.send(delivery(repo, "github_check", "failed"))
+    (run,) = github.check_runs.values()
+    assert done.ref == str(run["id"])
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+
+
+async def test_the_first_attempt_of_queued_creates_without_looking(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    await channel(github, store, sealer).send(delivery(repo, "github_check", "queued"))
+    assert [c.method for c in github.check_calls] == ["POST"]
+
+
+async def test_a_refused_lookup_is_mapped_like_any_refusal(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    github.refuse_next.append((502, {}))
+    again = dataclasses.replace(delivery(repo, "github_check", "queued"), attempts=2)
+    with pytest.raises(DeliveryFailed) as failed:
+        await channel(github, store, sealer).send(again)
+    assert not failed.value.permanent
+    assert "look for the build's check run" in failed.value.why
+    assert github.check_runs == {}  # nothing created while GitHub could not say
+
+
 async def test_a_token_github_refuses_is_replaced_once(
     github: FakeGitHub, store: SqliteStore, sealer: Sealer
 ) -> None:
