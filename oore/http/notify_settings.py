@@ -107,7 +107,7 @@ async def put_slack() -> Response:
     current = await svc.store.notification_setting(SLACK)
     if secret is None and (current is None or current.config.get("mode") != mode):
         raise ValidationError(field, f"is required to set up Slack in {mode} mode")
-    return jsonify(slack_json(await _put(svc, SLACK, {"mode": mode}, secret)))
+    return jsonify(slack_json(await _put(svc, SLACK, {"mode": mode}, secret, current)))
 
 
 @blueprint.delete(SLACK_PATH)
@@ -160,7 +160,7 @@ async def put_smtp() -> Response:
         # Nothing logs in: a stored password is removed rather than kept for a later setting.
         setting = await svc.store.put_notification_setting(SMTP, config, None, clear_secret=True)
         return jsonify(smtp_json(setting))
-    return jsonify(smtp_json(await _put(svc, SMTP, config, password)))
+    return jsonify(smtp_json(await _put(svc, SMTP, config, password, current)))
 
 
 def _smtp_config(body: dict[str, Any]) -> dict[str, Any]:
@@ -258,10 +258,19 @@ async def _setting(kind: str) -> NotificationSetting:
 
 
 async def _put(
-    svc: Services, kind: str, config: dict[str, Any], secret: str | None
+    svc: Services,
+    kind: str,
+    config: dict[str, Any],
+    secret: str | None,
+    checked: NotificationSetting | None,
 ) -> NotificationSetting:
-    sealed = svc.sealer.seal(secret.encode(), secret_aad(kind)) if secret is not None else None
-    return await svc.store.put_notification_setting(kind, config, sealed)
+    """Store `config` with `secret`, or with the stored secret kept (when None): that only if
+    the setting is still `checked`, the one the caller judged the secret safe to keep with."""
+    if secret is not None:
+        sealed = svc.sealer.seal(secret.encode(), secret_aad(kind))
+        return await svc.store.put_notification_setting(kind, config, sealed)
+    before = checked.config if checked is not None else {}  # the callers refuse that case
+    return await svc.store.put_notification_setting(kind, config, None, unless_changed_from=before)
 
 
 async def _delete(kind: str) -> tuple[str, int]:

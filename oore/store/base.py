@@ -366,6 +366,7 @@ class NotificationSettingsStore(Protocol):
         secret_sealed: bytes | None,
         *,
         clear_secret: bool = False,
+        unless_changed_from: Mapping[str, Any] | None = None,
     ) -> NotificationSetting: ...
     async def delete_notification_setting(self, kind: str) -> bool: ...
 

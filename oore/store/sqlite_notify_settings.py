@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from oore.errors import Conflict
 from oore.model import utcnow
 from oore.store import rows
 from oore.store.base import NotificationSetting
@@ -38,11 +39,21 @@ class NotificationSettingQueries:
         secret_sealed: bytes | None,
         *,
         clear_secret: bool = False,
+        unless_changed_from: Mapping[str, Any] | None = None,
     ) -> NotificationSetting:
         """Replace the config; the secret too unless `secret_sealed` is None (kept as is, or
-        removed with `clear_secret`)."""
+        removed with `clear_secret`). `unless_changed_from`: the config the caller checked
+        before keeping the secret; another write since then raises Conflict (in the same
+        transaction, so a kept secret never goes with a config it was not checked against)."""
 
         def unit(db: Database) -> NotificationSetting:
+            if unless_changed_from is not None:
+                found = _sealed(db, kind)
+                if found is None or dict(found[0].config) != dict(unless_changed_from):
+                    raise Conflict(
+                        f"the {kind} settings were changed or removed meanwhile; "
+                        "read them again and retry"
+                    )
             now = utcnow()
             db.execute(
                 "INSERT INTO notification_settings (kind, config, secret_sealed, updated_at)"
