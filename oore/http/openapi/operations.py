@@ -250,8 +250,9 @@ NOTIFY_SETTINGS_OPERATIONS = (
     Operation(
         "PUT", SLACK_SETTING,
         "Set how Oore posts to Slack: an incoming webhook or a bot token, stored sealed; "
-        "without one, the stored one is kept (admin token only)", "settings",
-        {200: ("Set", "SlackSetting")}, (400, *WRITE, 422), body="SlackSettingPut",
+        "without one, the stored one is kept (admin token only; 409 when the setting was "
+        "changed meanwhile)", "settings",
+        {200: ("Set", "SlackSetting")}, (400, *WRITE, 409, 422), body="SlackSettingPut",
     ),
     Operation(
         "DELETE", SLACK_SETTING, "Stop posting to Slack (admin token only)", "settings",
@@ -271,8 +272,9 @@ NOTIFY_SETTINGS_OPERATIONS = (
         "PUT", SMTP_SETTING,
         "Set the SMTP server (admin token only); the password is stored sealed, and kept "
         "when not sent only while host, port, security and username stay the same (else 400: "
-        "send it again); a host at a private address needs OORE_ALLOW_PRIVATE_PROVIDERS",
-        "settings", {200: ("Set", "SmtpSetting")}, (400, *WRITE, 422), body="SmtpSettingPut",
+        "send it again; 409 when the setting was changed meanwhile); a host at a private "
+        "address needs OORE_ALLOW_PRIVATE_PROVIDERS",
+        "settings", {200: ("Set", "SmtpSetting")}, (400, *WRITE, 409, 422), body="SmtpSettingPut",
     ),
     Operation(
         "DELETE", SMTP_SETTING, "Stop sending email (admin token only)", "settings",
