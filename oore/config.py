@@ -7,6 +7,7 @@ applies; `default_data_dir` the one that places the data directory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -62,6 +63,9 @@ class Settings:
     flutter_sdks: tuple[Path, ...] | None = None
     java_homes: tuple[Path, ...] | None = None
     xcode_apps: Path = Path("/Applications")
+    # OORE_TRUSTED_PROXIES: reverse proxies whose X-Forwarded-For names the client
+    # (oore.http.client_address); empty: the connection's address is the client's.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Notifications (oore.actors.notifier): a delivery is retried with backoff from
     # OORE_NOTIFY_RETRY_BASE up to OORE_NOTIFY_RETRY_MAX seconds, dead after OORE_NOTIFY_MAX_AGE;
     # at most OORE_NOTIFY_CONCURRENCY sends at once per target.

@@ -182,6 +182,11 @@ def _parse_abs_paths(raw: str) -> tuple[Path, ...]:
     return paths
 
 
+def _parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    parts = [part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()]
+    return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+
+
 def _int_in(low: int, high: int | None) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         number = int(raw)
@@ -461,6 +466,14 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_float,
         0.02,
         "expected a number of seconds > 0",
+    ),
+    Setting(
+        "OORE_TRUSTED_PROXIES",
+        "trusted_proxies",
+        _parse_networks,
+        (),
+        "expected the addresses or networks of your reverse proxies, separated by commas, "
+        "such as 127.0.0.1 or 10.0.0.0/8,::1",
     ),
     Setting(
         "OORE_ALLOW_PRIVATE_PROVIDERS",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -365,9 +366,15 @@ def test_valid_values_are_parsed(load: Load) -> None:
             "OORE_ENCRYPTION_KEY": KEY_HEX,
             "OORE_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "OORE_ADMIN_TOKEN": TOKEN,
+            "OORE_TRUSTED_PROXIES": "127.0.0.1, 10.1.2.3/8 ::1",
         }
     )
     assert (settings.bind_host, settings.bind_port) == ("localhost", 0)
+    assert settings.trusted_proxies == (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
     assert settings.max_concurrent_builds == 64
     assert settings.shutdown_grace == 2.5
     assert (settings.log_level, settings.log_format) == ("warning", "json")
@@ -415,6 +422,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "OORE_XCODE_APPS": {"xcode_apps": Path("/Applications")},
     "OORE_INGEST_QUIET": {"ingest_quiet": 0.02},
     "OORE_INGEST_PATIENCE": {"ingest_patience": 5.0},
+    "OORE_TRUSTED_PROXIES": {"trusted_proxies": ()},
     "OORE_ALLOW_PRIVATE_PROVIDERS": {"allow_private_providers": False},
     "OORE_GITHUB_URL": {"github_url": "https://github.com"},
     "OORE_GITHUB_API_URL": {"github_api_url": "https://api.github.com"},
@@ -489,6 +497,11 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
         ("inf", "seconds > 0"),
         ("long", "seconds > 0"),
         ("0.01", "expected a number of seconds >= OORE_INGEST_QUIET"),  # below the default quiet
+    ],
+    "OORE_TRUSTED_PROXIES": [
+        ("proxy.local", "expected the addresses or networks of your reverse proxies"),
+        ("10.0.0.0/33", "reverse proxies"),
+        ("127.0.0.1,,nginx", "reverse proxies"),
     ],
     "OORE_ALLOW_PRIVATE_PROVIDERS": [("maybe", "expected 1 or 0 (true or false)")],
     "OORE_GITHUB_URL": [

@@ -64,7 +64,11 @@ def create_app(svc: Services, large_bodies: LargeBodies = LARGE_BODIES) -> Quart
     # Webhook deliveries are answered before Quart (fastpath.py); WebSocket messages from
     # clients are dropped before they are buffered (wslimits.py).
     app.asgi_app = WebhookFastPath(  # type: ignore[method-assign]
-        DiscardClientMessages(app.asgi_app), svc.intake, svc.settings.max_body_bytes, large_bodies
+        DiscardClientMessages(app.asgi_app),
+        svc.intake,
+        svc.settings.max_body_bytes,
+        large_bodies,
+        svc.settings.trusted_proxies,
     )
     return app
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,6 +36,7 @@ from oore.errors import (
     Unavailable,
     WebhookRefused,
 )
+from oore.http.client_address import Network, from_scope
 from oore.http.errors import closing, error_answer
 from oore.http.rejections import RejectionLog
 from oore.http.webhookbody import receive_body
@@ -67,8 +69,10 @@ class WebhookFastPath:
         intake: Intake,
         max_body_bytes: int,
         large: LargeBodies,
+        trusted_proxies: Sequence[Network] = (),
     ) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies  # whose X-Forwarded-For names a source
         self.intake = intake
         self.max_body_bytes = max_body_bytes
         self.large_bodies = trio.CapacityLimiter(ONE_LARGE_BODY_AT_A_TIME)
@@ -76,6 +80,13 @@ class WebhookFastPath:
         self.slot_wait = large.slot_wait
         self.read_grace = large.read_grace
         self.min_rate = large.min_rate
+
+    def _source(self, scope: dict[str, Any], headers: Headers, gitlab: re.Match[str] | None) -> str:
+        client = from_scope(scope, self.trusted_proxies)
+        if gitlab is not None:
+            return f"GitLab repository {gitlab.group(1)[:40]} at {client}"
+        hook = headers.get("X-GitHub-Hook-ID")[:20] or "?"
+        return f"GitHub hook {hook} at {client}"
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -96,7 +107,7 @@ class WebhookFastPath:
         except ClientDisconnected:
             return  # nobody to answer
         except WebhookRefused as exc:
-            self.rejections.note(_source(fields, headers, gitlab), exc.why, exc.message)
+            self.rejections.note(self._source(fields, headers, gitlab), exc.why, exc.message)
             error = error_answer(exc)
             await _send(send, error.status, error.body)
             return
@@ -170,14 +181,6 @@ def _declared(headers: Headers) -> int:
     """The declared body size (0 when chunked: the intake checks the size it reads)."""
     declared = headers.get("Content-Length")
     return int(declared) if declared.isdigit() else 0
-
-
-def _source(scope: dict[str, Any], headers: Headers, gitlab: re.Match[str] | None) -> str:
-    client = scope.get("client") or ("?", 0)
-    if gitlab is not None:
-        return f"GitLab repository {gitlab.group(1)[:40]} at {client[0]}"
-    hook = headers.get("X-GitHub-Hook-ID")[:20] or "?"
-    return f"GitHub hook {hook} at {client[0]}"
 
 
 def _headers(scope: dict[str, Any]) -> Headers:

@@ -20,6 +20,7 @@ from quart import Response, current_app, redirect, request
 
 from oore.crypto import constant_time_equals, hash_token
 from oore.http.auth import public, session_principal
+from oore.http.client_address import HEADER, client_address
 from oore.http.dashboard import sessions
 from oore.http.dashboard.render import blueprint, page_response
 from oore.http.dashboard.throttle import LoginThrottle
@@ -49,7 +50,7 @@ async def login() -> Response:
         return await _refused_from_another_site()
     form = await request.form
     target = sessions.local_path(form.get("next"))
-    address = request.remote_addr or "unknown"
+    address = _client()
     throttle, started = _throttle(), time.monotonic()
     # Counted before the token is checked: attempts sent at once must not all slip through.
     if not throttle.reserve(address, started):
@@ -81,7 +82,7 @@ def _from_another_site() -> bool:
 
 async def _refused_from_another_site() -> Response:
     shown = (request.headers.get("Origin") or request.headers.get("Sec-Fetch-Site", ""))[:60]
-    log.warning("sign-in refused from %s: the form was sent from %s", request.remote_addr, shown)
+    log.warning("sign-in refused from %s: the form was sent from %s", _client(), shown)
     return await page_response(
         "error.html", status=403, title="Sign-in refused",
         message="The sign-in form was sent from another site. Open this daemon's /login page "
@@ -120,6 +121,12 @@ async def _session_for(token: str) -> tuple[str, WebSession] | None:
     if found is None:
         return None
     return sessions.new_session(found.id, digest, found.name, found.scope)
+
+
+def _client() -> str:
+    """The address sign-ins are counted and logged by (a trusted proxy's client's)."""
+    trusted = services().settings.trusted_proxies
+    return client_address(request.remote_addr, request.headers.getlist(HEADER), trusted)
 
 
 def _throttle() -> LoginThrottle:
