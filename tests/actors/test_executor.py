@@ -3,7 +3,7 @@ inbox in place of the LogStreamer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import trio
 
@@ -209,12 +209,12 @@ async def test_cancel_kills_the_process_group_and_marks_the_build_cancelled(
     ]
 
 
-async def test_a_build_waits_for_a_free_workspace_slot_and_says_so(
-    store: SqliteStore, repository: Repository, mirror: Mirror, dirs: Dirs, origin: GitRepo
-) -> None:
-    h = harness(store, repository, mirror, dirs, origin)
+async def wait_for_a_slot(
+    h: Harness, build: Build, then: Callable[[], Awaitable[None]]
+) -> BuildStatus:
+    """Run `build` while its only workspace slot is another build's; once it says it waits,
+    `then()` (which lets it go on or cancels it); the status it ends with."""
     h.slots = trio.CapacityLimiter(1)
-    build = await h.claimed("ordered")
     status: list[BuildStatus] = []
     finished = trio.Event()
 
@@ -228,17 +228,28 @@ async def test_a_build_waits_for_a_free_workspace_slot_and_says_so(
             nursery.start_soon(h.logs.run)
             nursery.start_soon(run)
             await h.logs.wait_for(lambda: "waiting for a workspace slot" in h.notes(build.id))
-            await trio.sleep(0.2)  # time to start a clone, were it not waiting
-            waiting = await store.get_build(build.id)
-            assert waiting.status is BuildStatus.PREPARING
-            assert waiting.workspace is None
-            assert not (dirs.workspaces / build.id).exists()
-
-            h.slots.release()
+            await then()
             await finished.wait()
             nursery.cancel_scope.cancel()
+    return status[0]
 
-    assert status == [BuildStatus.SUCCEEDED]
+
+async def test_a_build_waits_for_a_free_workspace_slot_and_says_so(
+    store: SqliteStore, repository: Repository, mirror: Mirror, dirs: Dirs, origin: GitRepo
+) -> None:
+    h = harness(store, repository, mirror, dirs, origin)
+    build = await h.claimed("ordered")
+
+    async def waits_then_goes_on() -> None:
+        await trio.sleep(0.2)  # time to start a clone, were it not waiting
+        waiting = await store.get_build(build.id)
+        assert waiting.status is BuildStatus.PREPARING
+        assert waiting.workspace is None
+        assert not (dirs.workspaces / build.id).exists()
+        assert h.slots is not None
+        h.slots.release()
+
+    assert await wait_for_a_slot(h, build, waits_then_goes_on) is BuildStatus.SUCCEEDED
     assert "[oore] waiting for a workspace slot (1 at a time)\n" in h.notes(build.id)
     assert h.slots.available_tokens == 1  # given back once the workspace was made
 
@@ -247,29 +258,16 @@ async def test_a_build_cancelled_while_waiting_for_a_workspace_slot_ends_cancell
     store: SqliteStore, repository: Repository, mirror: Mirror, dirs: Dirs, origin: GitRepo
 ) -> None:
     h = harness(store, repository, mirror, dirs, origin)
-    h.slots = trio.CapacityLimiter(1)
     build = await h.claimed("ordered")
-    status: list[BuildStatus] = []
-    finished = trio.Event()
 
-    async def run() -> None:
-        status.append(await h.executor(build).run())
-        finished.set()
+    async def cancel() -> None:
+        h.cancel.set()
 
-    with trio.fail_after(20):
-        async with trio.open_nursery() as nursery:
-            await h.slots.acquire()
-            nursery.start_soon(h.logs.run)
-            nursery.start_soon(run)
-            await h.logs.wait_for(lambda: "waiting for a workspace slot" in h.notes(build.id))
-            h.cancel.set()
-            await finished.wait()
-            nursery.cancel_scope.cancel()
-
-    assert status == [BuildStatus.CANCELLED]
+    assert await wait_for_a_slot(h, build, cancel) is BuildStatus.CANCELLED
     done = await store.get_build(build.id)
     assert (done.status, done.error) == (BuildStatus.CANCELLED, "cancelled while preparing")
     assert not (dirs.workspaces / build.id).exists()
+    assert h.slots is not None
     assert h.slots.available_tokens == 0  # still the other build's: nothing taken, nothing lost
 
 
