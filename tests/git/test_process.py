@@ -34,9 +34,13 @@ def test_git_env_is_built_from_scratch() -> None:
 async def test_git_processes_see_only_that_environment() -> None:
     # A "!" alias runs a shell command with exactly the environment git was given.
     result = await run_git(["-c", "alias.show-env=!env", "show-env"])
-    names = {line.split("=", 1)[0] for line in result.stdout.decode().splitlines()}
-    assert "GIT_TERMINAL_PROMPT" in names
-    assert not names & {"OORE_ADMIN_TOKEN", "SSH_AUTH_SOCK", "GIT_DIR"}
+    seen = dict(line.split("=", 1) for line in result.stdout.decode().splitlines() if "=" in line)
+    assert seen["GIT_TERMINAL_PROMPT"] == "0"
+    assert not set(seen) & {"OORE_ADMIN_TOKEN", "SSH_AUTH_SOCK"}
+    # git sets a GIT_DIR of its own for an alias run inside a repository (this checkout, a
+    # worktree of it): only ours must not arrive.
+    assert seen.get("GIT_DIR") != "/somewhere/else"
+    assert not {"admin-secret", "/tmp/agent.sock", "/somewhere/else"} & set(seen.values())
 
 
 async def test_fetch_runs_no_hooks(mirror: Mirror, upstream: Upstream) -> None:
