@@ -44,6 +44,8 @@ CONCLUSIONS = {
     "skipped": "skipped",
 }
 MAX_SUMMARY = 65535  # GitHub's limit on output.summary
+PAGE = 100  # runs per page of a lookup (GitHub's most)
+MAX_LOOKUP_PAGES = 10  # GitHub keeps at most 1,000 runs of one name in a check suite
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
@@ -89,18 +91,32 @@ class GithubCheckChannel:
         self, installation: int, repo: Repository, report: Report, delivery: Delivery
     ) -> str | None:
         """The id of the run an earlier attempt made for this build, if GitHub has one
-        (https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference)."""
-        query = urlencode({"check_name": report.workflow, "filter": "all", "per_page": 100})
+        (https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference):
+        page by page, up to the 1,000 runs of one name GitHub keeps per check suite."""
         sha = quote(report.sha, safe="")
-        url = f"{self.apps.api_url}/repos/{repo.owner}/{repo.name}/commits/{sha}/check-runs?{query}"
-        response = await self._call(installation, Request("GET", url, HEADERS, b""))
-        if not response.is_success:
-            raise failure(NAME, "look for the build's check run", response)
+        runs_url = f"{self.apps.api_url}/repos/{repo.owner}/{repo.name}/commits/{sha}/check-runs"
         external_id = _external_id(report, delivery)
-        runs = json_object(response).get("check_runs")
-        for run in runs if isinstance(runs, list) else []:
-            if isinstance(run, dict) and run.get("external_id") == external_id and run.get("id"):
-                return str(run["id"])
+        app = await self.apps.store.github_app()
+        # Our App's runs only: another app's (GitHub Actions' "build" job) would fill the pages.
+        ours = {"app_id": app.app_id} if app is not None else {}
+        for page in range(1, MAX_LOOKUP_PAGES + 1):
+            query = {"check_name": report.workflow, "filter": "all", **ours}
+            query |= {"per_page": PAGE, "page": page}
+            request = Request("GET", f"{runs_url}?{urlencode(query)}", HEADERS, b"")
+            response = await self._call(installation, request)
+            if not response.is_success:
+                raise failure(NAME, "look for the build's check run", response)
+            runs = json_object(response).get("check_runs")
+            runs = runs if isinstance(runs, list) else []
+            for run in runs:
+                if (
+                    isinstance(run, dict)
+                    and run.get("external_id") == external_id
+                    and run.get("id")
+                ):
+                    return str(run["id"])
+            if len(runs) < PAGE:
+                break
         return None
 
     async def _installation(self, repo: Repository) -> int:

@@ -114,6 +114,7 @@ class Issued:
     installation_id: int
     expires_at: float
     refused: bool = False
+    app_id: int = 0  # the App that minted it (its check runs are that App's)
 
     def live(self) -> bool:
         return not self.refused and time.time() < self.expires_at
@@ -311,7 +312,7 @@ class FakeGitHub(ChecksApi):
             return github_error(404, "Not Found")
         token = "ghs_" + secrets.token_urlsafe(27)
         expires = time.time() + self.token_lifetime
-        self.issued.append(Issued(token, installation_id, expires))
+        self.issued.append(Issued(token, installation_id, expires, app_id=app.id))
         stamp = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return json_response(
             201,

@@ -6,8 +6,9 @@ https://docs.github.com/en/rest/commits/statuses) and checked as GitHub checks t
   `status`, a `conclusion` when completed; answers 201 with the run. `PATCH
   .../check-runs/{id}` updates it (404 for an unknown run). Only an installation token of an
   installation that covers the repository may (401 with no valid token, 404 otherwise).
-  `GET .../commits/{ref}/check-runs` lists a commit's runs (`check_name` narrows them to a
-  name) as `{"total_count", "check_runs"}`.
+  `GET .../commits/{ref}/check-runs` lists a commit's runs, newest first (`check_name` narrows
+  them to a name, `app_id` to an app's; `per_page`, at most 100, and `page`) as
+  `{"total_count", "check_runs"}`.
 - `POST /repos/{owner}/{repo}/statuses/{sha}`: `state` one of error, failure, pending,
   success; a description of at most 140 characters; a personal token in `pats`, or an
   installation token covering the repository.
@@ -96,6 +97,8 @@ class ChecksApi(Recording):
         if answer is None:
             run_id = 7000 + len(self.check_runs) + 1
             self.check_runs[run_id] = _run(run_id, body)
+            issued = self._live_installation_token(_bearer())
+            self.check_runs[run_id]["app"]["id"] = issued.app_id  # the App whose token made it
             answer = json_response(201, self.check_runs[run_id])
             if self.hold_creates is not None:
                 self.holding.set()
@@ -118,12 +121,18 @@ class ChecksApi(Recording):
         answer = self._refused(owner, name, checks=True)
         if answer is None:
             wanted = request.args.get("check_name")
+            app = request.args.get("app_id")
             runs = [
                 run
-                for run in self.check_runs.values()
-                if run["head_sha"] == ref and wanted in (None, run["name"])
+                for run in reversed(self.check_runs.values())  # newest first
+                if run["head_sha"] == ref
+                and wanted in (None, run["name"])
+                and app in (None, str(run["app"]["id"]))
             ]
-            answer = json_response(200, {"total_count": len(runs), "check_runs": runs})
+            size = min(int(request.args.get("per_page", 30)), 100)
+            first = (int(request.args.get("page", 1)) - 1) * size
+            page = runs[first : first + size]
+            answer = json_response(200, {"total_count": len(runs), "check_runs": page})
         return self._record_call(self.check_calls, {}, answer)
 
     async def _status(self, owner: str, name: str, sha: str) -> Response:

@@ -134,6 +134,41 @@ async def test_a_queued_delivery_sent_again_updates_the_run_its_first_attempt_ma
     assert update.key == f"{BUILD_ID}:github_check:github:queued"
 
 
+async def test_the_lookup_pages_past_a_hundred_newer_runs_of_the_workflow(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    first = await checks.send(delivery(repo, "github_check", "queued"))
+    ours = github.check_runs[int(str(first.ref))]
+    for n in range(100):  # retried builds of the same commit and workflow, listed before ours
+        github.check_runs[8000 + n] = ours | {"id": 8000 + n, "external_id": f"01JOTHER{n}"}
+
+    again = dataclasses.replace(delivery(repo, "github_check", "succeeded"), attempts=1)
+    assert (await checks.send(again)).ref == first.ref
+    pages = [c.path for c in github.check_calls if c.method == "GET"]
+    assert len(pages) == 2
+    assert len(github.check_runs) == 101
+    assert (ours["status"], ours["conclusion"]) == ("completed", "success")
+
+
+async def test_the_lookup_reads_only_this_apps_runs(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> None:
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    first = await checks.send(delivery(repo, "github_check", "queued"))
+    ours = github.check_runs[int(str(first.ref))]
+    # Another app's run of the same name (GitHub Actions' "android" job), newer than ours.
+    github.check_runs[9999] = ours | {"id": 9999, "app": {"id": 99, "slug": "actions"}}
+
+    again = dataclasses.replace(delivery(repo, "github_check", "queued"), attempts=1)
+    assert (await checks.send(again)).ref == first.ref
+    (lookup,) = [c for c in github.check_calls if c.method == "GET"]
+    assert lookup.status == 200
+    assert github.check_runs[9999]["status"] == "queued"  # untouched
+
+
 async def test_an_outcome_after_a_lost_queued_answer_completes_that_run(
     github: FakeGitHub, store: SqliteStore, sealer: Sealer
 ) -> None:
