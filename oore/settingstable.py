@@ -183,8 +183,22 @@ def _parse_abs_paths(raw: str) -> tuple[Path, ...]:
 
 
 def _parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks, host bits refused (`10.1.2.3/8` is a typo, not `10.0.0.0/8`),
+    no network of everyone (`0.0.0.0/0`), IPv4-mapped IPv6 ones as the IPv4 they are."""
     parts = [part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()]
-    return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+    networks = tuple(_as_ipv4_if_mapped(ipaddress.ip_network(part)) for part in parts)
+    if any(network.prefixlen == 0 for network in networks):
+        raise ValueError("trusts every address")
+    return networks
+
+
+def _as_ipv4_if_mapped(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
+) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    mapped = network.network_address
+    if isinstance(mapped, ipaddress.IPv6Address) and mapped.ipv4_mapped and network.prefixlen >= 96:
+        return ipaddress.IPv4Network((mapped.ipv4_mapped, network.prefixlen - 96))
+    return network
 
 
 def _int_in(low: int, high: int | None) -> Callable[[str], int]:
@@ -472,8 +486,8 @@ SETTINGS: tuple[Setting, ...] = (
         "trusted_proxies",
         _parse_networks,
         (),
-        "expected the addresses or networks of your reverse proxies, separated by commas, "
-        "such as 127.0.0.1 or 10.0.0.0/8,::1",
+        "expected the addresses or networks of your reverse proxies (no host bits set, not "
+        "0.0.0.0/0), separated by commas, such as 127.0.0.1 or 10.0.0.0/8,::1",
     ),
     Setting(
         "OORE_ALLOW_PRIVATE_PROVIDERS",

@@ -366,7 +366,7 @@ def test_valid_values_are_parsed(load: Load) -> None:
             "OORE_ENCRYPTION_KEY": KEY_HEX,
             "OORE_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "OORE_ADMIN_TOKEN": TOKEN,
-            "OORE_TRUSTED_PROXIES": "127.0.0.1, 10.1.2.3/8 ::1",
+            "OORE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1,::ffff:192.168.0.0/112",
         }
     )
     assert (settings.bind_host, settings.bind_port) == ("localhost", 0)
@@ -374,6 +374,7 @@ def test_valid_values_are_parsed(load: Load) -> None:
         ipaddress.ip_network("127.0.0.1/32"),
         ipaddress.ip_network("10.0.0.0/8"),
         ipaddress.ip_network("::1/128"),
+        ipaddress.ip_network("192.168.0.0/16"),  # as peers are compared: IPv4
     )
     assert settings.max_concurrent_builds == 64
     assert settings.shutdown_grace == 2.5
@@ -502,6 +503,9 @@ BAD_VALUES: dict[str, list[tuple[str, str]]] = {
         ("proxy.local", "expected the addresses or networks of your reverse proxies"),
         ("10.0.0.0/33", "reverse proxies"),
         ("127.0.0.1,,nginx", "reverse proxies"),
+        ("10.1.2.3/8", "no host bits set"),  # a typo for 10.1.2.3, or for 10.0.0.0/8?
+        ("0.0.0.0/0", "not 0.0.0.0/0"),  # everyone could then name any client
+        ("::/0", "not 0.0.0.0/0"),
     ],
     "OORE_ALLOW_PRIVATE_PROVIDERS": [("maybe", "expected 1 or 0 (true or false)")],
     "OORE_GITHUB_URL": [

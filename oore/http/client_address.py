@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 HEADER = "X-Forwarded-For"
+MAX_ADDRESS = 64  # "[" + the longest IPv6 text (45) + "]:65535", with room to spare
 
 
 def client_address(
@@ -55,9 +56,21 @@ def from_scope(scope: dict[str, object], trusted: Sequence[Network]) -> str:
     return client_address(peer, values, trusted)
 
 
+def throttle_key(address: str) -> str:
+    """What sign-in attempts are counted by: the address, or for IPv6 its /64 (one host
+    usually holds a whole /64, and could otherwise take a new key at every attempt)."""
+    parsed = _address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return address
+
+
 def _address(text: str) -> Address | None:
-    """An address as proxies write it: bare, `[v6]` or `[v6]:port`, `v4:port`."""
+    """An address as proxies write it: bare, `[v6]` or `[v6]:port`, `v4:port`; no zone id
+    (`fe80::1%eth0`: ipaddress takes any text after the `%`, newlines included)."""
     text = text.strip()
+    if len(text) > MAX_ADDRESS or "%" in text:
+        return None
     if text.startswith("["):
         text = text[1 : text.find("]")] if "]" in text else ""
     elif text.count(":") == 1:

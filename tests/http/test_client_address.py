@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from oore.http.client_address import client_address, from_scope
+from oore.http.client_address import client_address, from_scope, throttle_key
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -34,6 +34,11 @@ PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
         ("::1", ["[2001:db8::5]:443"], "2001:db8::5"),
         ("::ffff:10.0.0.2", ["2001:db8::5"], "2001:db8::5"),
         (None, ["198.51.100.1"], "unknown"),
+        # A zone id (any text after "%", even a newline for the log) or a huge value: no
+        # address, so the proxy's.
+        ("10.0.0.2", ["fe80::1%eth0"], "10.0.0.2"),
+        ("10.0.0.2", ["fe80::1%evil\nsigned in from 1.2.3.4"], "10.0.0.2"),
+        ("10.0.0.2", ["1" * 10_000], "10.0.0.2"),
     ],
 )
 def test_the_client_is_the_first_untrusted_address_from_the_right(
@@ -54,3 +59,12 @@ def test_an_asgi_scope_gives_its_client_and_headers() -> None:
     assert from_scope(scope, PROXIES) == "198.51.100.1"
     assert from_scope(scope, ()) == "10.0.0.2"
     assert from_scope({"headers": []}, PROXIES) == "unknown"
+
+
+def test_sign_ins_are_counted_per_ipv4_address_and_per_ipv6_64() -> None:
+    assert throttle_key("198.51.100.1") == "198.51.100.1"
+    # One host usually holds a whole /64: every address in it shares one count.
+    assert throttle_key("2001:db8:1:2::5") == throttle_key("2001:db8:1:2:ffff::9")
+    assert throttle_key("2001:db8:1:2::5") == "2001:db8:1:2::/64"
+    assert throttle_key("2001:db8:1:3::5") != throttle_key("2001:db8:1:2::5")
+    assert throttle_key("unknown") == "unknown"

@@ -20,7 +20,7 @@ from quart import Response, current_app, redirect, request
 
 from oore.crypto import constant_time_equals, hash_token
 from oore.http.auth import public, session_principal
-from oore.http.client_address import HEADER, client_address
+from oore.http.client_address import HEADER, client_address, throttle_key
 from oore.http.dashboard import sessions
 from oore.http.dashboard.render import blueprint, page_response
 from oore.http.dashboard.throttle import LoginThrottle
@@ -51,9 +51,9 @@ async def login() -> Response:
     form = await request.form
     target = sessions.local_path(form.get("next"))
     address = _client()
-    throttle, started = _throttle(), time.monotonic()
+    key, throttle, started = throttle_key(address), _throttle(), time.monotonic()
     # Counted before the token is checked: attempts sent at once must not all slip through.
-    if not throttle.reserve(address, started):
+    if not throttle.reserve(key, started):
         log.warning("sign-in refused from %s: too many failed attempts", address)
         message = "Too many failed sign-ins from this address; wait a few minutes and try again."
         return await page_response("login.html", status=429, next=target, error=message)
@@ -62,7 +62,7 @@ async def login() -> Response:
         log.warning("sign-in refused from %s: the token is not valid or was revoked", address)
         message = "That token is not valid or was revoked. Paste the admin token or an API token."
         return await page_response("login.html", status=401, next=target, error=message)
-    throttle.release(address, started)
+    throttle.release(key, started)
     session_id, session = made
     await services().store.create_session(session)
     log.info("signed in from %s as %s (%s)", address, session.token_name, session.scope)
