@@ -59,9 +59,18 @@ INTERRUPTED = "interrupted by a daemon restart"
 # The supervisor itself was restarted (after an internal error), not the daemon: say so.
 INTERRUPTED_IN_PROCESS = "interrupted when the build queue restarted after an internal error"
 WORKSPACE_SWEEP_SECONDS = 3600.0
-# How many builds make their workspace at once: one per core (the executor says why).
-WORKSPACE_SLOTS = os.cpu_count() or 2
 ACTIVE = (BuildStatus.QUEUED, BuildStatus.PREPARING, BuildStatus.RUNNING)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 2
+
+
+# How many builds make their workspace at once: one per core (the executor says why).
+WORKSPACE_SLOTS = _cores()
 
 
 @dataclass(slots=True)
@@ -102,7 +111,8 @@ class RepositorySupervisor:
         self.min_free_disk = min_free_disk  # below it, builds wait (OORE_MIN_FREE_DISK)
         self.disk_recheck = disk_recheck  # how often a queue waiting for disk space looks again
         self._short_of_space = False
-        self._workspace_slots = trio.CapacityLimiter(workspace_slots)
+        # Shared by every executor it starts: held while a build makes its workspace.
+        self.workspace_slots = trio.CapacityLimiter(workspace_slots)
         self.files = RepositoryFiles(
             dirs.workspaces, dirs.scratch, dirs.artifacts, dirs.cache, planner.mirrors_dir, logs_dir
         )
@@ -395,7 +405,7 @@ class RepositorySupervisor:
                 self.logs,
                 running.cancel,
                 grace=self.kill_grace,
-                workspace_slots=self._workspace_slots,
+                workspace_slots=self.workspace_slots,
             )
             await executor.run()
         except Exception:

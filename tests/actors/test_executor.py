@@ -271,6 +271,19 @@ async def test_a_build_cancelled_while_waiting_for_a_workspace_slot_ends_cancell
     assert h.slots.available_tokens == 0  # still the other build's: nothing taken, nothing lost
 
 
+async def test_a_workspace_that_cannot_be_made_gives_its_slot_back(
+    store: SqliteStore, repository: Repository, mirror: Mirror, dirs: Dirs, origin: GitRepo
+) -> None:
+    h = harness(store, repository, mirror, dirs, origin)
+    h.sha = "0" * 40  # a commit the mirror does not have: the checkout fails with the slot held
+    h.slots = trio.CapacityLimiter(1)
+    build = await h.claimed("ordered")
+    assert await h.run(build) is BuildStatus.ERRORED
+    done = await store.get_build(build.id)
+    assert "preparing the workspace failed" in (done.error or "")
+    assert h.slots.available_tokens == 1
+
+
 async def test_a_step_past_its_timeout_is_stopped_and_times_the_build_out(
     store: SqliteStore,
     repository: Repository,

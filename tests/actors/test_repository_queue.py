@@ -51,11 +51,20 @@ async def test_builds_beyond_the_limit_wait_and_start_in_queue_order(
 async def test_workspace_slots_pace_checkouts_but_not_the_builds_running_at_once(
     store: SqliteStore, planner: FakePlanner, dirs: Dirs, held: Held, origin: GitRepo
 ) -> None:
-    """A slot is held while a workspace is made, not while the build runs: with one slot, three
-    builds still run side by side, each having made its workspace in turn."""
+    """Every executor waits on the supervisor's one set of slots, and a slot is held while a
+    workspace is made, not while the build runs: with one slot, three builds still run side by
+    side, each having made its workspace in turn."""
     repo_id, sha = planner.repository.id, origin.head()
     async with running_supervisor(store, planner, dirs, max_concurrent=3, workspace_slots=1) as sup:
+        slots = sup.supervisor.workspace_slots
+        await slots.acquire()  # as if another build were making its workspace
         builds = [await sup.manual(repo_id, "ci", sha) for _ in range(3)]
+        for build in builds:
+            await sup.logs.wait_for(
+                lambda b=build: "waiting for a workspace slot" in sup.logs.text(b.id)
+            )
+            assert (await store.get_build(build.id)).status is BuildStatus.PREPARING
+        slots.release()
         for build in builds:
             await sup.wait_holding(build.id)
         assert sup.supervisor.running == 3
