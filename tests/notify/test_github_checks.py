@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
 
 from oore.crypto import Sealer
 from oore.model import Provider, Repository, utcnow
-from oore.notify.base import DeliveryFailed
+from oore.notify.base import Delivery, DeliveryFailed
 from oore.notify.github_checks import GithubCheckChannel
 from oore.notify.sending import Sender
 from oore.providers.github_app import GithubApps
@@ -48,6 +49,22 @@ async def installed_repo(github: FakeGitHub, store: SqliteStore, sealer: Sealer)
 def channel(github: FakeGitHub, store: SqliteStore, sealer: Sealer) -> GithubCheckChannel:
     apps = GithubApps(store, sealer, api_url=github.url, allow_private=True)
     return GithubCheckChannel(store, apps, Sender(allow_private=True), base_url=BASE_URL)
+
+
+def sent_again(repo: Repository, event: str, attempts: int = 1) -> Delivery:
+    """A delivery an earlier attempt may have sent (a restart, or an answer lost)."""
+    return dataclasses.replace(delivery(repo, "github_check", event), attempts=attempts)
+
+
+async def with_queued_run(
+    github: FakeGitHub, store: SqliteStore, sealer: Sealer
+) -> tuple[Repository, GithubCheckChannel, str, dict[str, Any]]:
+    """The installed repository, the channel, and the run its `queued` delivery made (id, run)."""
+    repo = await installed_repo(github, store, sealer)
+    checks = channel(github, store, sealer)
+    first = await checks.send(delivery(repo, "github_check", "queued"))
+    ref = str(first.ref)
+    return repo, checks, ref, github.check_runs[int(ref)]
 
 
 async def test_a_build_makes_one_run_queued_then_in_progress_then_completed(
@@ -123,8 +140,7 @@ async def test_a_queued_delivery_sent_again_updates_the_run_its_first_attempt_ma
     await checks.send(dataclasses.replace(other, payload={**other.payload, "build": other_build}))
     first = await checks.send(delivery(repo, "github_check", "queued"))
 
-    again = dataclasses.replace(delivery(repo, "github_check", "queued"), attempts=1)
-    assert (await checks.send(again)).ref == first.ref
+    assert (await checks.send(sent_again(repo, "queued"))).ref == first.ref
     assert [r["name"] for r in github.check_runs.values()] == ["android", "android"]
     lookup, update = github.check_calls[-2:]
     assert (lookup.method, lookup.path, lookup.status) == (
@@ -137,15 +153,11 @@ async def test_a_queued_delivery_sent_again_updates_the_run_its_first_attempt_ma
 async def test_the_lookup_pages_past_a_hundred_newer_runs_of_the_workflow(
     github: FakeGitHub, store: SqliteStore, sealer: Sealer
 ) -> None:
-    repo = await installed_repo(github, store, sealer)
-    checks = channel(github, store, sealer)
-    first = await checks.send(delivery(repo, "github_check", "queued"))
-    ours = github.check_runs[int(str(first.ref))]
+    repo, checks, ref, ours = await with_queued_run(github, store, sealer)
     for n in range(100):  # retried builds of the same commit and workflow, listed before ours
         github.check_runs[8000 + n] = ours | {"id": 8000 + n, "external_id": f"01JOTHER{n}"}
 
-    again = dataclasses.replace(delivery(repo, "github_check", "succeeded"), attempts=1)
-    assert (await checks.send(again)).ref == first.ref
+    assert (await checks.send(sent_again(repo, "succeeded"))).ref == ref
     pages = [c.path for c in github.check_calls if c.method == "GET"]
     assert len(pages) == 2
     assert len(github.check_runs) == 101
@@ -155,15 +167,11 @@ async def test_the_lookup_pages_past_a_hundred_newer_runs_of_the_workflow(
 async def test_the_lookup_reads_only_this_apps_runs(
     github: FakeGitHub, store: SqliteStore, sealer: Sealer
 ) -> None:
-    repo = await installed_repo(github, store, sealer)
-    checks = channel(github, store, sealer)
-    first = await checks.send(delivery(repo, "github_check", "queued"))
-    ours = github.check_runs[int(str(first.ref))]
+    repo, checks, ref, ours = await with_queued_run(github, store, sealer)
     # Another app's run of the same name (GitHub Actions' "android" job), newer than ours.
     github.check_runs[9999] = ours | {"id": 9999, "app": {"id": 99, "slug": "actions"}}
 
-    again = dataclasses.replace(delivery(repo, "github_check", "queued"), attempts=1)
-    assert (await checks.send(again)).ref == first.ref
+    assert (await checks.send(sent_again(repo, "queued"))).ref == ref
     (lookup,) = [c for c in github.check_calls if c.method == "GET"]
     assert lookup.status == 200
     assert github.check_runs[9999]["status"] == "queued"  # untouched
@@ -196,7 +204,7 @@ async def test_a_refused_lookup_is_mapped_like_any_refusal(
 ) -> None:
     repo = await installed_repo(github, store, sealer)
     github.refuse_next.append((502, {}))
-    again = dataclasses.replace(delivery(repo, "github_check", "queued"), attempts=2)
+    again = sent_again(repo, "queued", attempts=2)
     with pytest.raises(DeliveryFailed) as failed:
         await channel(github, store, sealer).send(again)
     assert not failed.value.permanent
